@@ -1,0 +1,83 @@
+"""``airflow-mesh``: the mesh's command line, usable in a team's CI with no running Airflow.
+
+Subcommands that need only the registry (validate, show) never import Airflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from airflow_mesh.config import mesh_root
+from airflow_mesh.registry import UnknownTableError, load_mesh, validate_root
+from airflow_mesh.registry.models import MeshValidationError
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    root = Path(args.root) if args.root else mesh_root()
+    mesh, errors = validate_root(root)
+    if errors:
+        for e in errors:
+            print(str(e), file=sys.stderr)
+        print(f"\n{len(errors)} error(s) in {root}", file=sys.stderr)
+        return 1
+    assert mesh is not None
+    print(f"OK: {len(mesh.teams)} teams, {len(mesh.tables)} tables in {root}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    try:
+        mesh = load_mesh(args.root)
+        table = mesh.table(args.table)
+    except MeshValidationError as err:
+        print(err, file=sys.stderr)
+        return 1
+    except UnknownTableError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    team = mesh.teams[table.team]
+    consumers = mesh.downstream(table.name)
+    if args.json:
+        data = table.model_dump(mode="json", exclude={"lines"})
+        data.update(owner=team.name, contact=team.contact_line, consumers=list(consumers))
+        print(json.dumps(data, indent=2))
+        return 0
+    print(f"{table.name}  ({table.access})  {table.comment}")
+    print(f"  owner      {team.name}  {team.contact_line}  {team.alerts.channel or ''}".rstrip())
+    print(f"  contract   {table.file}:{table.line}")
+    print(f"  producer   {table.producer}  schedule {table.schedule}"
+          + (f"  since {table.start_date:%Y-%m-%d}" if table.start_date else ""))
+    print(f"  inputs     {', '.join(table.inputs) or '-'}")
+    print(f"  consumers  {', '.join(f'{c} ({mesh.tables[c].team})' for c in consumers) or '-'}")
+    print("  columns")
+    width = max(len(c.name) for c in table.columns)
+    for c in table.columns:
+        part = "  [partition]" if c.partition else ""
+        print(f"    {c.name:<{width}}  {c.type:<14} {c.comment}{part}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="airflow-mesh", description="Governed data mesh on Apache Airflow.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("validate", help="check teams/ and ddl/; exit 1 listing every error")
+    p.add_argument("root", nargs="?", help="registry root (default: [mesh] root / AIRFLOW__MESH__ROOT)")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("show", help="owner, schema, producer and consumers of a table")
+    p.add_argument("table")
+    p.add_argument("--root")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

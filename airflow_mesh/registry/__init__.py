@@ -1,0 +1,13 @@
+"""The mesh registry: teams (``teams/*.yaml``) and table contracts (``ddl/<team>/*.sql``).
+
+Pure Python; importing it never imports Airflow.
+"""
+
+from airflow_mesh.registry.loader import load_mesh, validate_root
+from airflow_mesh.registry.mesh import Mesh, UnknownTableError
+from airflow_mesh.registry.models import Column, MeshError, MeshValidationError, Table, Team
+
+__all__ = [
+    "Column", "Mesh", "MeshError", "MeshValidationError", "Table", "Team", "UnknownTableError",
+    "load_mesh", "validate_root",
+]
