@@ -298,6 +298,15 @@ def validate_schedule(schedule: str) -> str | None:
     return None
 
 
+_PARTITION_FORMAT = {"minute": "%Y-%m-%dT%H:%M", "hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d", "week": "%Y-%m-%d",
+                     "month": "%Y-%m", "quarter": "%Y-%m", "year": "%Y", "cron": "%Y-%m-%dT%H:%M"}
+
+
+def partition_value(grid: Grid, period: Period) -> str:
+    """The partition a run writes: its period's start, at the schedule's grain."""
+    return period.start.strftime(_PARTITION_FORMAT[grid.grain])
+
+
 def period_of_run(grid: Grid, tick: datetime) -> Period:
     """The period the run at ``tick`` covers: ``[previous tick, tick)``.
 

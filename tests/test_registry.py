@@ -36,7 +36,7 @@ def test_example_mesh_is_valid_and_answers_graph_questions() -> None:
     assert mesh.team_of_table("payments.transactions").name == "payments"
     assert mesh.producers("risk.fraud_scores_daily") == ("risk_daily", "score_fraud")
     assert set(mesh.downstream("payments.transactions")) == {
-        "payments.settlements_daily", "risk.fraud_scores_daily", "bi.revenue_hourly"}
+        "payments.settlements_daily", "risk.fraud_scores_daily", "bi.revenue_hourly", "bi.transactions_monthly"}
     assert mesh.upstream("risk.fraud_scores_daily") == ("payments.transactions", "auth.logins")
     assert mesh.team_of_dag("bi_weekly") == "business-intelligence"
     down = mesh.closure("payments.transactions")
@@ -107,7 +107,7 @@ def test_cli_validate_lists_all_errors_and_exits_non_zero(mesh_copy: Path) -> No
     assert "2 error(s)" in proc.stderr
     ok = subprocess.run([sys.executable, "-m", "airflow_mesh.cli", "validate", str(EXAMPLE_ROOT)],
                         capture_output=True, text=True)
-    assert ok.returncode == 0 and "15 tables" in ok.stdout
+    assert ok.returncode == 0 and "16 tables" in ok.stdout
 
 
 def test_cli_show_prints_owner_schema_and_consumers() -> None:

@@ -1,0 +1,13 @@
+"""Tables as Airflow Assets, so lineage shows in Airflow's asset graph and in OpenLineage."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+from airflow_mesh.registry.models import Table
+
+
+def table_asset(table: Table) -> Asset:
+    """The Asset of a table: named by the table, URI ``mesh://<db>/<table>``."""
+    return Asset(name=table.name, uri=table.asset_uri, group="mesh-table",
+                 extra={"team": table.team, "access": table.access, "schedule": table.schedule})

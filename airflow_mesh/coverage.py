@@ -1,0 +1,191 @@
+"""Which producer runs a consumer needs, and whether they are done: the sensor's pure logic.
+
+The sensor and its trigger only fetch task states through the Task SDK; every
+decision (which logical dates, how many must have succeeded, what counts as
+failure, what the message says) is made here, without Airflow, so it is tested
+directly and shared by poke, reschedule and deferrable modes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Callable, Iterable
+
+from airflow_mesh.intervals import Period, grid_for, iso, runs_overlapping
+from airflow_mesh.registry.mesh import Mesh
+
+#: Logical dates sent per Execution API call. The calls are GETs with the dates as
+#: query parameters; 100 keeps the URL under ~5 kB, well inside HTTP server limits.
+DATES_PER_CALL = 100
+DEFAULT_FAILED_STATES = ("failed", "upstream_failed")
+ON_UNAVAILABLE = ("fail", "skip", "partial")
+_ADVERB = {"minute": "", "hour": "hourly", "day": "daily", "week": "weekly", "month": "monthly",
+           "quarter": "quarterly", "year": "yearly", "cron": ""}
+_RUN_ID_DATE = re.compile(r"__(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})")
+
+#: ``fetch(dag_id, task_id, logical_dates) -> {run_id: {task_id: state}}``: Task SDK ``get_task_states``.
+FetchStates = Callable[[str, str, list[datetime]], dict[str, dict[str, str | None]]]
+
+
+class DataUnavailable(Exception):
+    """The producer has no data for (part of) the consumer's period: waiting would never end."""
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """The producer runs of one table that must succeed for one consumer period."""
+
+    table: str
+    team: str
+    contact: str
+    dag_id: str
+    task_id: str
+    schedule: str
+    period_start: datetime
+    period_end: datetime
+    first: datetime | None  # first required producer tick (logical date); None: nothing required
+    last: datetime | None
+
+    @property
+    def period(self) -> Period:
+        return Period(self.period_start, self.period_end)
+
+    @property
+    def expected(self) -> int:
+        if self.first is None or self.last is None:
+            return 0
+        return grid_for(self.schedule).count(self.first, self.last)
+
+    def logical_dates(self) -> list[datetime]:
+        if self.first is None or self.last is None:
+            return []
+        return list(grid_for(self.schedule).iter_ticks(self.first, self.last))
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        for k in ("period_start", "period_end", "first", "last"):
+            data[k] = data[k].isoformat() if data[k] else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Requirement":
+        data = dict(data)
+        for k in ("period_start", "period_end", "first", "last"):
+            data[k] = datetime.fromisoformat(data[k]) if data[k] else None
+        return cls(**data)
+
+
+def requirements_for(mesh: Mesh, tables: Iterable[str], period: Period,
+                     on_unavailable: str = "fail") -> list[Requirement]:
+    """The producer runs each table needs for ``period``.
+
+    A table whose ``mesh.start_date`` falls after the period start has no data for
+    part of it. ``on_unavailable``: ``fail`` raises :class:`DataUnavailable` (the
+    sensor fails at once, saying so), ``skip`` raises it too (the sensor skips),
+    ``partial`` waits only for the runs from the start date on.
+    """
+    if on_unavailable not in ON_UNAVAILABLE:
+        raise ValueError(f"on_unavailable must be one of {ON_UNAVAILABLE}, not {on_unavailable!r}")
+    out: list[Requirement] = []
+    for name in tables:
+        t = mesh.table(name)
+        team = mesh.teams[t.team]
+        grid = grid_for(t.schedule)
+        wanted = period
+        if t.start_date is not None and t.start_date > period.start:
+            if on_unavailable != "partial":
+                raise DataUnavailable(
+                    f"{t.name} (team {team.name}, contact {team.contact_line}) has data only from "
+                    f"{iso(t.start_date)} (mesh.start_date), but this run needs {period}: "
+                    f"it would wait forever. Start the consumer later, or use on_unavailable='partial'.")
+            wanted = Period(min(t.start_date, period.end), period.end)
+        runs = runs_overlapping(grid, wanted)
+        out.append(Requirement(
+            table=t.name, team=team.name, contact=team.contact_line, dag_id=t.producer_dag,
+            task_id=t.producer_task, schedule=t.schedule, period_start=period.start, period_end=period.end,
+            first=runs.first if runs else None, last=runs.last if runs else None))
+    return out
+
+
+@dataclass
+class TableStatus:
+    """What the producer runs of one requirement look like now."""
+
+    requirement: Requirement
+    succeeded: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)   # (run label, state)
+    pending: list[tuple[str, str]] = field(default_factory=list)  # (run label, state)
+    missing: int = 0
+    calls: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.succeeded >= self.requirement.expected
+
+    def describe(self) -> str:
+        r = self.requirement
+        grain = _ADVERB.get(grid_for(r.schedule).grain, "")
+        not_done = r.expected - self.succeeded
+        head = (f"{r.table} (team {r.team}, contact {r.contact}): {not_done} of {r.expected} "
+                f"{grain or 'scheduled'} {'run' if r.expected == 1 else 'runs'} of {r.dag_id}.{r.task_id}"
+                f"{'' if grain else f' ({r.schedule})'} "
+                f"not done for period {r.period}")
+        parts = [f"{label} {state}" for label, state in self.failed + self.pending]
+        if self.missing:
+            parts.append(f"{self.missing} not created yet")
+        shown = parts[:12]
+        more = f", and {len(parts) - 12} more" if len(parts) > 12 else ""
+        return f"{head}: {', '.join(shown)}{more}" if shown else head
+
+
+def run_label(run_id: str) -> str:
+    """A run's logical date when its run id carries one (scheduled, manual, backfill), else the run id."""
+    m = _RUN_ID_DATE.search(run_id)
+    return m.group(1) if m else run_id
+
+
+def check_requirement(req: Requirement, fetch: FetchStates,
+                      failed_states: Iterable[str] = DEFAULT_FAILED_STATES) -> TableStatus:
+    """Fetch the producer task's states for the required logical dates, in chunks, and judge them."""
+    failed_states = set(failed_states)
+    status = TableStatus(req)
+    dates = req.logical_dates()
+    for i in range(0, len(dates), DATES_PER_CALL):
+        chunk = dates[i:i + DATES_PER_CALL]
+        runs = fetch(req.dag_id, req.task_id, chunk)
+        status.calls += 1
+        seen = 0
+        for run_id, tasks in sorted(runs.items()):
+            if req.task_id not in tasks:
+                continue
+            seen += 1
+            state = tasks[req.task_id]
+            if state == "success":
+                status.succeeded += 1
+            elif state in failed_states:
+                status.failed.append((run_label(run_id), state))
+            else:
+                status.pending.append((run_label(run_id), state or "queued"))
+        status.missing += len(chunk) - seen
+    return status
+
+
+def evaluate(reqs: list[Requirement], fetch: FetchStates,
+             failed_states: Iterable[str] = DEFAULT_FAILED_STATES) -> tuple[str, str, list[TableStatus]]:
+    """``("success" | "failed" | "waiting", message, statuses)`` for all tables of one sensor.
+
+    Failure wins: one failed producer run fails the sensor at once, naming the
+    owner, even if other tables are still running.
+    """
+    statuses = [check_requirement(r, fetch, failed_states) for r in reqs]
+    failed = [s for s in statuses if s.failed]
+    if failed:
+        return "failed", "Upstream producer failed. " + "; ".join(s.describe() for s in failed), statuses
+    waiting = [s for s in statuses if not s.done]
+    if waiting:
+        return "waiting", "Waiting for " + "; ".join(s.describe() for s in waiting), statuses
+    total = sum(r.expected for r in reqs)
+    return "success", f"All {total} producer run(s) of {', '.join(r.table for r in reqs)} succeeded", statuses
+

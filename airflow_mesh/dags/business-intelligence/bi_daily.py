@@ -1,0 +1,25 @@
+"""BI: daily merchant revenue in EUR from payments' settlements and FX rates."""
+
+import os
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG
+
+from airflow_mesh.operators import ProduceTableOperator
+from airflow_mesh.sensors import TableSensor
+
+# How often waiting sensors check their producers (the tests set 1 second).
+POKE_SECONDS = float(os.environ.get("AIRFLOW_MESH_EXAMPLE_POKE_SECONDS", "60"))
+
+with DAG(
+    dag_id="bi_daily",
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    tags=["mesh", "team:business-intelligence"],
+    doc_md=__doc__,
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
+):
+    build_merchant_revenue = ProduceTableOperator(task_id="build_merchant_revenue", table="bi.merchant_revenue_daily")
+    wait_settlements = TableSensor(task_id="wait_settlements", tables=["payments.settlements_daily", "payments.fx_rates"], deferrable=True, poke_interval=POKE_SECONDS, timeout=timedelta(hours=36))
+    wait_settlements >> build_merchant_revenue

@@ -1,0 +1,25 @@
+"""BI: weekly KPIs from revenue, sessions (authentication) and fraud scores (risk)."""
+
+import os
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG
+
+from airflow_mesh.operators import ProduceTableOperator
+from airflow_mesh.sensors import TableSensor
+
+# How often waiting sensors check their producers (the tests set 1 second).
+POKE_SECONDS = float(os.environ.get("AIRFLOW_MESH_EXAMPLE_POKE_SECONDS", "60"))
+
+with DAG(
+    dag_id="bi_weekly",
+    schedule="@weekly",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    tags=["mesh", "team:business-intelligence"],
+    doc_md=__doc__,
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
+):
+    build_kpis = ProduceTableOperator(task_id="build_kpis", table="bi.kpi_weekly")
+    wait_inputs = TableSensor(task_id="wait_inputs", tables=["bi.merchant_revenue_daily", "auth.sessions_daily", "risk.fraud_scores_daily"], deferrable=True, poke_interval=POKE_SECONDS, timeout=timedelta(hours=36))
+    wait_inputs >> build_kpis

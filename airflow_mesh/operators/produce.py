@@ -1,0 +1,52 @@
+"""A task that writes one partition of a mesh table: the producer side of the contract.
+
+It checks at parse time that it is the table's declared producer, declares the
+table's Asset as outlet (lineage), and hands the callable the run's period and
+partition, so every (re)run overwrites exactly its own partition (idempotent).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from airflow.sdk import BaseOperator
+
+from airflow_mesh.assets import table_asset
+from airflow_mesh.intervals import grid_for, partition_value
+from airflow_mesh.registry import load_mesh
+from airflow_mesh.runtime import run_period
+
+
+class NotProducerError(ValueError):
+    """A task claims to write a table whose contract names another producer."""
+
+
+class ProduceTableOperator(BaseOperator):
+    """Run ``python_callable(table=, period=, partition=, inputs=)`` for this run's partition of ``table``."""
+
+    template_fields = ("table",)
+    ui_color = "#fdf1dc"
+
+    def __init__(self, *, table: str, python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> None:
+        mesh = load_mesh()
+        t = mesh.table(table)
+        kwargs.setdefault("outlets", [table_asset(t)])
+        super().__init__(**kwargs)
+        if self.has_dag() and (self.dag_id, self.task_id) != (t.producer_dag, t.producer_task):
+            raise NotProducerError(
+                f"{self.dag_id}.{self.task_id} writes {t.name}, but its contract ({t.file}:{t.line_of('mesh.producer')}) "
+                f"names {t.producer} as producer. Change mesh.producer, or write a table your task produces.")
+        if python_callable is None:
+            from airflow_mesh.example_jobs import write_partition
+
+            python_callable = write_partition
+        self.table = t.name
+        self.python_callable = python_callable
+
+    def execute(self, context: Any) -> Any:
+        t = load_mesh().table(self.table)
+        period = run_period(context, t.schedule)
+        partition = partition_value(grid_for(t.schedule), period)
+        self.log.info("Writing %s partition %s=%s for period %s", t.name, t.partitioned_by[0] if t.partitioned_by else "-",
+                      partition, period)
+        return self.python_callable(table=t.name, period=period, partition=partition, inputs=list(t.inputs))
