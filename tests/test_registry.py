@@ -125,6 +125,7 @@ def test_cli_show_prints_owner_schema_and_consumers() -> None:
 def test_cache_sees_edits_and_never_serves_an_invalid_registry(mesh_copy: Path, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_MESH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("AIRFLOW_MESH_RECHECK_SECONDS", "0")  # see every edit at once
     clear_memory_cache()
     first = load_mesh(mesh_copy)
     assert load_mesh(mesh_copy) is first  # warm: same object

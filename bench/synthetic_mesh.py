@@ -1,0 +1,67 @@
+"""Write a synthetic mesh registry: N tables over T teams, reproducible from a seed.
+
+Schedules get coarser downstream (hourly roots, then daily, weekly, monthly), each
+table reads 1-3 earlier tables, about 1 in 8 is private to its team (and read only
+by its own team). Used by the registry and planner benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from pathlib import Path
+
+TEAM_YAML = """name: {team}
+description: Synthetic team {i}.
+contacts:
+  - name: Lead {i}
+    email: lead{i}@example.com
+yarn:
+  queue: {team}
+  proxy_user: svc_{team}
+"""
+LEVELS = ["@hourly", "@daily", "@weekly", "@monthly"]
+
+
+def generate(root: Path, n_tables: int, n_teams: int = 20, seed: int = 7) -> Path:
+    rng = random.Random(seed)
+    (root / "teams").mkdir(parents=True, exist_ok=True)
+    teams = [f"team{i:02d}" for i in range(n_teams)]
+    for i, team in enumerate(teams):
+        (root / "teams" / f"{team}.yaml").write_text(TEAM_YAML.format(team=team, i=i))
+    tables: list[tuple[str, str, int, str]] = []  # (name, team, level, access)
+    for k in range(n_tables):
+        team = teams[k % n_teams]
+        level = 0 if k < max(1, n_tables // 10) else min(3, 1 + int(rng.random() * 3 * k / n_tables) if k else 0)
+        candidates = [t for t in tables if t[2] <= level and (t[3] == "public" or t[1] == team)]
+        inputs = rng.sample(candidates, min(len(candidates), rng.randint(1, 3))) if level > 0 and candidates else []
+        if level > 0 and not inputs:
+            level = 0
+        access = "private" if rng.random() < 0.125 else "public"
+        name = f"db_{team}.t{k:05d}"
+        tables.append((name, team, level, access))
+        schedule = LEVELS[level]
+        dag = f"{team}_{schedule.strip('@')}"
+        props = [("mesh.producer", f"{dag}.build_t{k:05d}"), ("mesh.schedule", schedule), ("mesh.access", access),
+                 ("mesh.start_date", "2025-01-01")]
+        if inputs:
+            props.append(("mesh.inputs", ", ".join(t[0] for t in inputs)))
+        folder = root / "ddl" / team
+        folder.mkdir(parents=True, exist_ok=True)
+        body = ",\n".join(f"  '{a}' = '{b}'" for a, b in props)
+        (folder / f"t{k:05d}.sql").write_text(
+            f"CREATE TABLE {name} (\n  id STRING COMMENT 'Row id',\n  amount DOUBLE COMMENT 'An amount',\n"
+            f"  label STRING COMMENT 'A label',\n  part STRING COMMENT 'Partition'\n)\nUSING parquet\n"
+            f"PARTITIONED BY (part)\nCOMMENT 'Synthetic table {k}'\nTBLPROPERTIES (\n{body}\n);\n")
+    return root
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("root", type=Path)
+    p.add_argument("--tables", type=int, default=500)
+    p.add_argument("--teams", type=int, default=20)
+    p.add_argument("--seed", type=int, default=7)
+    a = p.parse_args()
+    generate(a.root, a.tables, a.teams, a.seed)
+    print(f"wrote {a.tables} tables over {a.teams} teams to {a.root}")
