@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
+export PATH="$ROOT/.venv/bin:$PATH"   # airflow standalone starts its components as `airflow ...` subprocesses
 export AIRFLOW_HOME="$ROOT/.demo/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/airflow_mesh/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
@@ -16,17 +17,23 @@ echo '{"admin": "admin", "viewer": "viewer"}' > "$AIRFLOW_HOME/passwords.json"
 
 .venv/bin/airflow-mesh validate
 .venv/bin/airflow db migrate >/dev/null
-.venv/bin/python -m airflow_mesh.demo
+AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING .venv/bin/python -m airflow_mesh.demo
 
 .venv/bin/airflow standalone > "$AIRFLOW_HOME/standalone.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null' INT TERM EXIT
 URL="http://localhost:$AIRFLOW__API__PORT"
+healthy=""
 for _ in $(seq 1 180); do
-  if curl -fs "$URL/api/v2/monitor/health" >/dev/null 2>&1; then break; fi
-  if ! kill -0 $PID 2>/dev/null; then echo "Airflow failed to start; see $AIRFLOW_HOME/standalone.log" >&2; exit 1; fi
+  if curl -fs "$URL/api/v2/monitor/health" >/dev/null 2>&1; then healthy=1; break; fi
+  if ! kill -0 $PID 2>/dev/null; then break; fi
   sleep 1
 done
+if [ -z "$healthy" ]; then
+  echo "Airflow did not become healthy at $URL; last lines of $AIRFLOW_HOME/standalone.log:" >&2
+  tail -20 "$AIRFLOW_HOME/standalone.log" >&2
+  exit 1
+fi
 cat <<MSG
 
   airflow-mesh demo is running (logs: $AIRFLOW_HOME/standalone.log)
