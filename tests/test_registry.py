@@ -145,3 +145,16 @@ def test_cache_sees_edits_and_never_serves_an_invalid_registry(mesh_copy: Path, 
     clear_memory_cache()
     with pytest.raises(MeshValidationError):  # the disk cache of the valid version is not served either
         load_mesh(mesh_copy)
+
+
+def test_within_the_recheck_window_the_files_are_not_stat_again(mesh_copy: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_MESH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("AIRFLOW_MESH_RECHECK_SECONDS", "3600")
+    clear_memory_cache()
+    first = load_mesh(mesh_copy)
+    t = mesh_copy / "ddl" / "payments" / "refunds.sql"
+    t.write_text(t.read_text().replace("'Refunds issued to shoppers.'", "'Changed.'"))
+    assert load_mesh(mesh_copy) is first  # inside the window: no file system work, same mesh
+    monkeypatch.setenv("AIRFLOW_MESH_RECHECK_SECONDS", "0")
+    assert load_mesh(mesh_copy).table("payments.refunds").comment == "Changed."
