@@ -25,6 +25,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/registry_load.py
 	$(PY) bench/sensor_check.py
+	$(PY) bench/planner.py
 
 clean:
 	rm -rf $(VENV) .demo build *.egg-info

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from airflow_mesh.config import mesh_root
@@ -60,6 +61,47 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _utc(value: str):
+    from airflow_mesh.intervals import as_utc
+
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO date or datetime, e.g. 2026-11-02 or 2026-11-02T03:00")
+
+
+def cmd_backfill_plan(args: argparse.Namespace) -> int:
+    from airflow_mesh.intervals import UTC, Period, iso
+    from airflow_mesh.planner import plan_backfill
+
+    if args.end <= args.start:
+        print(f"error: --end {iso(args.end)} is not after --start {iso(args.start)}", file=sys.stderr)
+        return 2
+    try:
+        mesh = load_mesh(args.root)
+        plan = plan_backfill(mesh, args.tables, Period(args.start, args.end), now=datetime.now(UTC),
+                             downstream=not args.no_downstream, depth=args.depth,
+                             stop_at_teams=frozenset(args.stop_at_team or ()))
+    except MeshValidationError as err:
+        print(err, file=sys.stderr)
+        return 1
+    except UnknownTableError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"Backfill of {', '.join(plan.roots)} for {plan.period}: {plan.runs:,} runs in {len(plan.dags)} DAGs "
+          f"({', '.join(f'{team} {n:,}' for team, n in plan.runs_by_team().items())})")
+    for wave, dags in enumerate(plan.waves):
+        print(f"wave {wave}:")
+        for dag_id in dags:
+            d = plan.dags[dag_id]
+            spans = ", ".join(f"{iso(r.first)}..{iso(r.last)} ({r.count})" for r in d.ranges)
+            print(f"  {dag_id:<24} {d.team:<22} {d.runs:>7,} runs  tasks {', '.join(d.tasks)}  [{spans}]")
+    for line in plan.left_out:
+        print(f"left out: {line}")
+    print("(dry run: executing plans is not implemented yet)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="airflow-mesh", description="Governed data mesh on Apache Airflow.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
+    backfill = sub.add_parser("backfill", help="plan backfills across DAGs and schedules").add_subparsers(
+        dest="backfill_command", required=True)
+    p = backfill.add_parser("plan", help="every run of every downstream DAG a backfill of TABLES touches")
+    p.add_argument("tables", nargs="+")
+    p.add_argument("--start", type=_utc, required=True, help="start of the range (UTC), e.g. 2026-11-02")
+    p.add_argument("--end", type=_utc, required=True, help="end of the range, exclusive (UTC)")
+    p.add_argument("--no-downstream", action="store_true", help="only the given tables")
+    p.add_argument("--depth", type=int, help="at most this many steps downstream")
+    p.add_argument("--stop-at-team", action="append", help="do not plan tables of this team (repeatable)")
+    p.add_argument("--root")
+    p.set_defaults(func=cmd_backfill_plan)
     return parser
 
 
