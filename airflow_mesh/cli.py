@@ -6,6 +6,7 @@ Subcommands that need only the registry (validate, show) never import Airflow.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from datetime import datetime
@@ -29,16 +30,27 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def reports_registry_errors(command):
+    """Exit 1 with every registry error, or 2 for an unknown table, instead of a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except MeshValidationError as err:
+            print(err, file=sys.stderr)
+            return 1
+        except UnknownTableError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+
+    return wrapper
+
+
+@reports_registry_errors
 def cmd_show(args: argparse.Namespace) -> int:
-    try:
-        mesh = load_mesh(args.root)
-        table = mesh.table(args.table)
-    except MeshValidationError as err:
-        print(err, file=sys.stderr)
-        return 1
-    except UnknownTableError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    mesh = load_mesh(args.root)
+    table = mesh.table(args.table)
     team = mesh.teams[table.team]
     consumers = mesh.downstream(table.name)
     if args.json:
@@ -70,6 +82,7 @@ def _utc(value: str):
         raise argparse.ArgumentTypeError(f"{value!r} is not an ISO date or datetime, e.g. 2026-11-02 or 2026-11-02T03:00")
 
 
+@reports_registry_errors
 def cmd_backfill_plan(args: argparse.Namespace) -> int:
     from airflow_mesh.intervals import UTC, Period, iso
     from airflow_mesh.planner import plan_backfill
@@ -77,17 +90,9 @@ def cmd_backfill_plan(args: argparse.Namespace) -> int:
     if args.end <= args.start:
         print(f"error: --end {iso(args.end)} is not after --start {iso(args.start)}", file=sys.stderr)
         return 2
-    try:
-        mesh = load_mesh(args.root)
-        plan = plan_backfill(mesh, args.tables, Period(args.start, args.end), now=datetime.now(UTC),
-                             downstream=not args.no_downstream, depth=args.depth,
-                             stop_at_teams=frozenset(args.stop_at_team or ()))
-    except MeshValidationError as err:
-        print(err, file=sys.stderr)
-        return 1
-    except UnknownTableError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    plan = plan_backfill(load_mesh(args.root), args.tables, Period(args.start, args.end), now=datetime.now(UTC),
+                         downstream=not args.no_downstream, depth=args.depth,
+                         stop_at_teams=frozenset(args.stop_at_team or ()))
     print(f"Backfill of {', '.join(plan.roots)} for {plan.period}: {plan.runs:,} runs in {len(plan.dags)} DAGs "
           f"({', '.join(f'{team} {n:,}' for team, n in plan.runs_by_team().items())})")
     for wave, dags in enumerate(plan.waves):
