@@ -29,6 +29,13 @@ _RUN_ID_DATE = re.compile(r"__(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})")
 FetchStates = Callable[[str, str, list[datetime]], dict[str, dict[str, str | None]]]
 
 
+def check_on_unavailable(value: str) -> str:
+    """Reject an ``on_unavailable`` that is not one of :data:`ON_UNAVAILABLE`."""
+    if value not in ON_UNAVAILABLE:
+        raise ValueError(f"on_unavailable must be one of {ON_UNAVAILABLE}, not {value!r}")
+    return value
+
+
 class DataUnavailable(Exception):
     """The producer has no data for (part of) the consumer's period: waiting would never end."""
 
@@ -86,8 +93,7 @@ def requirements_for(mesh: Mesh, tables: Iterable[str], period: Period,
     sensor fails at once, saying so), ``skip`` raises it too (the sensor skips),
     ``partial`` waits only for the runs from the start date on.
     """
-    if on_unavailable not in ON_UNAVAILABLE:
-        raise ValueError(f"on_unavailable must be one of {ON_UNAVAILABLE}, not {on_unavailable!r}")
+    check_on_unavailable(on_unavailable)
     out: list[Requirement] = []
     for name in tables:
         t = mesh.table(name)
@@ -118,7 +124,6 @@ class TableStatus:
     failed: list[tuple[str, str]] = field(default_factory=list)   # (run label, state)
     pending: list[tuple[str, str]] = field(default_factory=list)  # (run label, state)
     missing: int = 0
-    calls: int = 0
 
     @property
     def done(self) -> bool:
@@ -155,7 +160,6 @@ def check_requirement(req: Requirement, fetch: FetchStates,
     for i in range(0, len(dates), DATES_PER_CALL):
         chunk = dates[i:i + DATES_PER_CALL]
         runs = fetch(req.dag_id, req.task_id, chunk)
-        status.calls += 1
         seen = 0
         for run_id, tasks in sorted(runs.items()):
             if req.task_id not in tasks:

@@ -57,13 +57,6 @@ class Mesh:
             out[t.producer_dag].append(t.name)
         return {k: tuple(sorted(v)) for k, v in out.items()}
 
-    @cached_property
-    def tables_by_producer(self) -> dict[tuple[str, str], tuple[str, ...]]:
-        out: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for t in self.tables.values():
-            out[(t.producer_dag, t.producer_task)].append(t.name)
-        return {k: tuple(sorted(v)) for k, v in out.items()}
-
     def team_of_dag(self, dag_id: str) -> str | None:
         """The team owning ``dag_id``: the team of the tables it produces (None if it produces none)."""
         tables = self.tables_by_dag.get(dag_id)

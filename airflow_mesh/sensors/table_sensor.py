@@ -18,9 +18,9 @@ from airflow.sdk.bases.sensor import BaseSensorOperator
 from airflow_mesh.assets import table_asset
 from airflow_mesh.coverage import (
     DEFAULT_FAILED_STATES,
-    ON_UNAVAILABLE,
     DataUnavailable,
     Requirement,
+    check_on_unavailable,
     evaluate,
     requirements_for,
 )
@@ -53,8 +53,7 @@ class TableSensor(BaseSensorOperator):
                  period_schedule: str | None = None, deferrable: bool = False, **kwargs: Any) -> None:
         if bool(table) == bool(tables):
             raise ValueError("TableSensor needs exactly one of table='db.table' or tables=[...]")
-        if on_unavailable not in ON_UNAVAILABLE:
-            raise ValueError(f"on_unavailable must be one of {ON_UNAVAILABLE}, not {on_unavailable!r}")
+        check_on_unavailable(on_unavailable)
         names = [table] if table else list(tables or [])
         mesh = load_mesh()
         resolved = [mesh.table(n) for n in names]  # unknown table: error at parse time
