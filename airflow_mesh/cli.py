@@ -107,6 +107,37 @@ def cmd_backfill_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+@reports_registry_errors
+def cmd_check(args: argparse.Namespace) -> int:
+    import os
+
+    from airflow_mesh.governance.check import check_folder
+
+    if args.root:
+        os.environ["AIRFLOW__MESH__ROOT"] = str(Path(args.root).resolve())
+    folder = Path(args.dags_folder)
+    if not folder.is_dir():
+        print(f"error: {folder} is not a folder of DAG files", file=sys.stderr)
+        return 2
+    dags, findings = check_folder(folder)
+    for f in findings:
+        print(str(f), file=sys.stderr)
+    if findings:
+        print(f"\n{len(findings)} violation(s) in {folder} ({dags} DAG(s) imported)", file=sys.stderr)
+        return 1
+    print(f"OK: {dags} DAG(s) in {folder} follow the mesh's ownership rules")
+    return 0
+
+
+def cmd_sync_roles(args: argparse.Namespace) -> int:
+    from airflow_mesh.governance.roles import sync_roles_from_db
+
+    report = sync_roles_from_db(dry_run=args.dry_run)
+    for line in report.lines():
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="airflow-mesh", description="Governed data mesh on Apache Airflow.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
+    p = sub.add_parser("check", help="the cluster policy's ownership rules on a DAG folder, offline (for CI)")
+    p.add_argument("dags_folder")
+    p.add_argument("--root", help="registry root (default: [mesh] root / AIRFLOW__MESH__ROOT)")
+    p.set_defaults(func=cmd_check)
+    p = sub.add_parser("sync-roles", help="FabAuthManager: one role per team, edit on its DAGs, read on the others")
+    p.add_argument("--dry-run", action="store_true", help="print the changes without making them")
+    p.set_defaults(func=cmd_sync_roles)
     backfill = sub.add_parser("backfill", help="plan backfills across DAGs and schedules").add_subparsers(
         dest="backfill_command", required=True)
     p = backfill.add_parser("plan", help="every run of every downstream DAG a backfill of TABLES touches")

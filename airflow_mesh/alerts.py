@@ -1,0 +1,109 @@
+"""Failure alerts to the team that owns the DAG (and, for a cross-team wait, the upstream owner too).
+
+``MeshOwnerNotifier`` is an Airflow notifier: the cluster policy attaches it as
+``on_failure_callback`` of every task, so no DAG author has to remember it.
+Where it sends, per team (``alerts.conn_id`` in ``teams/<team>.yaml``):
+
+* a connection of type ``slackwebhook`` goes through the Slack provider's
+  ``SlackWebhookHook`` when that provider is installed;
+* any other connection is a generic webhook: a JSON ``POST`` (httpx) to the
+  connection's URL (``extra.url``, else ``http://host:port/path`` as in
+  ``AIRFLOW_CONN_MESH_ALERTS_PAYMENTS='http://hooks.internal:8080/payments'``), with the message in ``text`` (Slack/Teams/Mattermost compatible).
+
+A team without ``alerts.conn_id`` only gets the message in the task log.
+Sending never raises: a broken alert channel must not hide the task's own failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from airflow.sdk import BaseNotifier
+
+from airflow_mesh.registry import load_mesh
+
+
+def alert_text(team: str, context: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The message and its structured fields: DAG, task, run, log link, owner and upstream owners."""
+    mesh = load_mesh()
+    ti = context.get("ti") or context.get("task_instance")
+    task = context.get("task")
+    dag_id = getattr(ti, "dag_id", None) or getattr(context.get("dag"), "dag_id", "?")
+    task_id = getattr(ti, "task_id", "?")
+    run_id = getattr(ti, "run_id", None) or context.get("run_id", "?")
+    log_url = getattr(ti, "log_url", "") or ""
+    exception = context.get("exception")
+    upstream = []
+    for name in getattr(task, "tables", None) or ():
+        t = mesh.tables.get(name)
+        if t is not None and t.team != team:
+            upstream.append({"table": t.name, "team": t.team, "contact": mesh.teams[t.team].contact_line,
+                             "channel": mesh.teams[t.team].alerts.channel})
+    lines = [f":red_circle: [{team}] {dag_id}.{task_id} failed in run {run_id}"]
+    if exception:
+        lines.append(f"Error: {str(exception)[:500]}")
+    if log_url:
+        lines.append(f"Log: {log_url}")
+    for u in upstream:
+        lines.append(f"Waiting on {u['table']} of team {u['team']} ({u['contact']}, {u['channel'] or 'no channel'})")
+    fields = {"team": team, "dag_id": dag_id, "task_id": task_id, "run_id": run_id, "log_url": log_url,
+              "channel": mesh.teams[team].alerts.channel if team in mesh.teams else None, "upstream": upstream}
+    return "\n".join(lines), fields
+
+
+class MeshOwnerNotifier(BaseNotifier):
+    """Tell the owning team that one of its tasks failed, through the team's alert connection."""
+
+    def __init__(self, team: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.team = team
+
+    def notify(self, context: Any) -> None:
+        text, fields = alert_text(self.team, context)
+        self.log.warning("Mesh alert for team %s:\n%s", self.team, text)
+        conn_id = load_mesh().team(self.team).alerts.conn_id
+        if not conn_id:
+            return
+        try:
+            send(conn_id, text, fields)
+        except Exception as err:  # an alert channel outage must not mask the task failure
+            self.log.error("Could not send the alert of team %s through %s: %s", self.team, conn_id, err)
+
+    async def async_notify(self, context: Any) -> None:
+        """Deadline Alerts run notifiers in the triggerer; same message, sent off the event loop."""
+        from asgiref.sync import sync_to_async
+
+        await sync_to_async(self.notify)(context)
+
+
+def send(conn_id: str, text: str, fields: dict[str, Any]) -> None:
+    """Deliver through Slack when the connection is a Slack webhook, else as a JSON webhook."""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    if conn.conn_type == "slackwebhook":
+        from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+        SlackWebhookHook(slack_webhook_conn_id=conn_id).send(text=text)
+        return
+    url = webhook_url(conn)
+    response = httpx.post(url, json={"text": text, **fields}, timeout=10.0)
+    response.raise_for_status()
+
+
+def webhook_url(conn: Any) -> str:
+    """``extra.url`` if set, else the connection as a URL: ``AIRFLOW_CONN_X='http://host:port/path'``.
+
+    Airflow parses the path of a connection URI into ``schema``, so it is the URL's path here.
+    """
+    extra = conn.extra_dejson or {}
+    if extra.get("url"):
+        return extra["url"]
+    if not conn.host:
+        raise ValueError(f"alert connection {conn.conn_id} has no host and no extra.url")
+    scheme = "https" if conn.conn_type == "https" else "http"
+    port = f":{conn.port}" if conn.port else ""
+    path = f"/{conn.schema.lstrip('/')}" if conn.schema else ""
+    return f"{scheme}://{conn.host}{port}{path}"

@@ -1,0 +1,1 @@
+"""Governance: the ownership rules, applied by the cluster policy, ``airflow-mesh check`` and role sync."""

@@ -1,0 +1,32 @@
+"""What a parsed DAG declares about tables: the Airflow side of the ownership rules.
+
+A task writes the mesh tables among its outlets and reads those among its inlets
+(``ProduceTableOperator``, ``TableSensor`` and the Spark operator set these from
+the registry; any other operator can declare them with
+:func:`airflow_mesh.assets.table_asset`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from airflow_mesh.governance.rules import DagFacts, TaskFacts
+
+MESH_URI_PREFIX = "mesh://"
+
+
+def _tables(assets: Iterable[Any]) -> tuple[str, ...]:
+    names = []
+    for a in assets or ():
+        uri = getattr(a, "uri", "") or ""
+        if uri.startswith(MESH_URI_PREFIX):
+            names.append(uri[len(MESH_URI_PREFIX):].replace("/", ".", 1))
+    return tuple(dict.fromkeys(names))
+
+
+def dag_facts(dag: Any) -> DagFacts:
+    """Extract the facts from an SDK ``DAG`` (or anything with the same attributes)."""
+    tasks = tuple(
+        TaskFacts(task_id=t.task_id, writes=_tables(t.outlets), reads=_tables(t.inlets))
+        for t in dag.tasks)
+    return DagFacts(dag_id=dag.dag_id, fileloc=dag.fileloc, tags=tuple(sorted(dag.tags or ())), tasks=tasks)
