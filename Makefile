@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || (apt-get update && apt-get install -y python3-venv)
 	@command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)  # browser tests
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'

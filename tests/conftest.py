@@ -23,7 +23,12 @@ os.environ.update({
     "AIRFLOW_MESH_WAREHOUSE": str(HOME / "warehouse"),
     "AIRFLOW_MESH_CACHE_DIR": str(HOME / "mesh-cache"),
     "AIRFLOW_MESH_EXAMPLE_POKE_SECONDS": "1",
+    "AIRFLOW__API_AUTH__JWT_SECRET": "airflow-mesh-tests-only-secret",
+    # Known logins for the UI tests (SimpleAuthManager): admin may edit every DAG, viewer only reads.
+    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
+    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(HOME / "passwords.json"),
 })
+(HOME / "passwords.json").write_text('{"admin": "admin-pw", "viewer": "viewer-pw"}')
 os.environ.pop("AIRFLOW__MESH__ROOT", None)
 
 
@@ -37,3 +42,64 @@ def airflow_db() -> Path:
     resetdb()
     sync_dags_to_db()
     return HOME
+
+
+@pytest.fixture(scope="session")
+def live_server(airflow_db):
+    """Airflow's real API server app (UI, REST API, mounted plugins) on a loopback port, in this process."""
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from airflow.api_fastapi.app import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    with httpx.Client(timeout=5) as client:
+        for _ in range(300):  # readiness: until the health endpoint answers (at most ~30 s)
+            try:
+                status = client.get(f"{url}/api/v2/monitor/health").status_code
+                if status < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            thread.join(0.1)
+        else:
+            raise RuntimeError("the API server did not start")
+    yield url
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium, driven by Playwright (no browser download)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        raise RuntimeError("Chromium is missing: 'apt-get install chromium' (make test does this)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def ui_login(browser, live_server: str, username: str, password: str):
+    """Log in through Airflow's own login page, as a user would; returns the logged-in page."""
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    page.goto(f"{live_server}/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda u: "/auth/login" not in u, timeout=30000)
+    return page

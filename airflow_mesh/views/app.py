@@ -2,21 +2,49 @@
 
 Airflow adds no authentication to mounted apps, so every route depends on
 Airflow's own security dependencies (JWT bearer token or the UI's ``_token``
-cookie), which delegate to whichever auth manager is configured.
+cookie), which delegate to whichever auth manager is configured. What a user may
+see or do per DAG is asked of the auth manager (``filter_authorized_dag_ids``,
+``is_authorized_dag``), so the same code works under SimpleAuthManager and
+FabAuthManager.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
+from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.core_api.security import GetUserDep
 
 from airflow_mesh.registry import UnknownTableError, load_mesh
+from airflow_mesh.views.map_data import mesh_map
+from airflow_mesh.views.pages import STATIC, render
+from airflow_mesh.views.run_states import latest_producer_states
+
+
+def readable_dags(user, dag_ids: set[str]) -> set[str]:
+    return get_auth_manager().filter_authorized_dag_ids(dag_ids=dag_ids, user=user, method="GET")
+
+
+def base_of(request: Request) -> str:
+    return request.scope.get("root_path", "").rstrip("/")
 
 
 def create_mesh_app() -> FastAPI:
     app = FastAPI(title="airflow-mesh", description="Data mesh registry, table map and cross-DAG backfills.")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    def map_document(user) -> dict:
+        mesh = load_mesh()
+        producers = {(t.producer_dag, t.producer_task) for t in mesh.tables.values()}
+        readable = readable_dags(user, {d for d, _ in producers})
+        return mesh_map(mesh, latest_producer_states(p for p in producers if p[0] in readable), readable)
+
+    @app.get("/api/map")
+    def map_api(user: GetUserDep) -> dict:
+        """Teams, tables (with data dictionary and latest producer state), DAGs and lineage edges."""
+        return map_document(user)
 
     @app.get("/api/tables")
     def list_tables(user: GetUserDep) -> list[dict]:
@@ -43,12 +71,8 @@ def create_mesh_app() -> FastAPI:
         return data
 
     @app.get("/", response_class=HTMLResponse)
-    def index(user: GetUserDep) -> str:
-        mesh = load_mesh()
-        rows = "".join(
-            f"<tr><td>{t.name}</td><td>{t.team}</td><td>{t.access}</td><td>{t.schedule}</td>"
-            f"<td>{', '.join(t.inputs)}</td></tr>" for t in sorted(mesh.tables.values(), key=lambda t: t.name))
-        return ("<!doctype html><title>Data mesh</title><h1>Data mesh</h1>"
-                f"<table><tr><th>Table</th><th>Team</th><th>Access</th><th>Schedule</th><th>Inputs</th></tr>{rows}</table>")
+    def map_page(request: Request, user: GetUserDep) -> str:
+        """The mesh map: teams, tables, cross-team edges, data dictionary, latest run states; searchable."""
+        return render("map.html", base_of(request), map_document(user))
 
     return app

@@ -1,0 +1,44 @@
+// Layered DAG drawing shared by the mesh map and the backfill plan: columns by layer, boxes, curved edges.
+"use strict";
+const PALETTE = ["#4e79a7", "#59a14f", "#b07aa1", "#f28e2b", "#76b7b2", "#edc948", "#e15759", "#9c755f", "#bab0ac", "#ff9da7"];
+function teamColors(teams) { const m = {}; teams.forEach((t, i) => { m[t] = PALETTE[i % PALETTE.length]; }); return m; }
+function el(tag, attrs, text) {
+  const n = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, v);
+  if (text !== undefined) n.textContent = text;
+  return n;
+}
+// nodes: [{id, label, sub, layer, color, cls}], edges: [{from, to, cls}]; onClick(id)
+function drawLayered(container, nodes, edges, onClick) {
+  const W = 210, H = 44, GX = 48, GY = 14;
+  const layers = {};
+  nodes.forEach(n => { (layers[n.layer] = layers[n.layer] || []).push(n); });
+  const pos = {};
+  let maxRows = 0;
+  Object.keys(layers).map(Number).sort((a, b) => a - b).forEach((layer, col) => {
+    layers[layer].forEach((n, row) => { pos[n.id] = { x: 10 + col * (W + GX), y: 10 + row * (H + GY) }; });
+    maxRows = Math.max(maxRows, layers[layer].length);
+  });
+  const cols = Object.keys(layers).length;
+  const svg = el("svg", { width: 20 + cols * (W + GX), height: 20 + maxRows * (H + GY), role: "img" });
+  for (const e of edges) {
+    const a = pos[e.from], b = pos[e.to];
+    if (!a || !b) continue;
+    const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2, mx = (x1 + x2) / 2;
+    svg.appendChild(el("path", { d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`, class: "edge " + (e.cls || ""),
+      "data-from": e.from, "data-to": e.to }));
+  }
+  for (const n of nodes) {
+    const p = pos[n.id];
+    const g = el("g", { class: "node " + (n.cls || ""), "data-id": n.id, transform: `translate(${p.x},${p.y})` });
+    g.appendChild(el("rect", { width: W, height: H, fill: n.color }));
+    g.appendChild(el("text", { x: 8, y: 18, fill: "#fff", "font-weight": "600" }, n.label));
+    g.appendChild(el("text", { x: 8, y: 34, fill: "#fff" }, n.sub || ""));
+    g.addEventListener("click", () => onClick && onClick(n.id));
+    svg.appendChild(g);
+  }
+  container.replaceChildren(svg);
+  return svg;
+}
+function esc(s) { return String(s ?? "").replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c])); }
+function stateBadge(state) { return state ? `<span class="state ${esc(state)}">${esc(state)}</span>` : `<span class="muted">no runs</span>`; }
