@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from airflow_mesh.registry.models import MESH_URI_PREFIX
 from airflow_mesh.governance.rules import DagFacts, TaskFacts
-
-MESH_URI_PREFIX = "mesh://"
 
 
 def _tables(assets: Iterable[Any]) -> tuple[str, ...]:

@@ -31,6 +31,8 @@ class DagPlan:
     tasks: list[str]  # producer tasks of the affected tables (the Airflow layer adds their readers and downstream)
     ranges: list[RunRange]
     wave: int
+    reads: list[str] = field(default_factory=list)  # affected tables it reads: its tasks reading them re-run
+    is_root: bool = False  # holds a root table: its inputs did not change, so its sensors need not re-run
 
     @property
     def runs(self) -> int:
@@ -62,6 +64,26 @@ class Plan:
         return dict(sorted(out.items()))
 
 
+class UnknownRootError(ValueError):
+    """A root that is neither a table nor a producing DAG or task of the registry."""
+
+
+def resolve_roots(mesh: Mesh, roots: list[str]) -> list[str]:
+    """Roots as tables: ``db.table``, or ``dag_id`` / ``dag_id.task_id`` (the tables they produce)."""
+    out: list[str] = []
+    for root in roots:
+        if root in mesh.tables:
+            out.append(root)
+            continue
+        produced = [t.name for t in mesh.tables.values() if root in (t.producer_dag, t.producer)]
+        if not produced:
+            raise UnknownRootError(
+                f"{root!r} is neither a table of the registry nor a DAG or task that produces one; "
+                "use db.table, dag_id or dag_id.task_id (see 'airflow-mesh show')")
+        out.extend(sorted(produced))
+    return list(dict.fromkeys(out))
+
+
 def plan_backfill(mesh: Mesh, roots: list[str], period: Period, *, now: datetime,
                   downstream: bool = True, depth: int | None = None,
                   stop_at_teams: frozenset[str] = frozenset()) -> Plan:
@@ -72,7 +94,7 @@ def plan_backfill(mesh: Mesh, roots: list[str], period: Period, *, now: datetime
     ``stop_at_teams`` are not planned, nor is anything reached only through them.
     """
     now = as_utc(now)
-    roots = [mesh.table(r).name for r in roots]
+    roots = resolve_roots(mesh, roots)
     plan = Plan(roots=roots, period=period)
     reach: dict[str, int] = {}
     for r in roots:
@@ -120,8 +142,10 @@ def plan_backfill(mesh: Mesh, roots: list[str], period: Period, *, now: datetime
         first = mesh.tables[tables[0]]
         grid = grid_for(first.schedule)
         union = IntervalSet.of(p for n in tables for p in affected[n].periods)
+        reads = sorted({i for n in tables for i in mesh.tables[n].inputs if i in affected} - set(tables))
         plan.dags[dag_id] = DagPlan(
             dag_id=dag_id, team=first.team, schedule=first.schedule, tables=sorted(tables),
             tasks=sorted({mesh.tables[n].producer_task for n in tables}),
-            ranges=union.run_ranges(grid), wave=max(level[n] for n in tables))
+            ranges=union.run_ranges(grid), wave=max(level[n] for n in tables),
+            reads=reads, is_root=any(n in roots for n in tables))
     return plan

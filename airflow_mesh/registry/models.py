@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from airflow_mesh.intervals import validate_schedule
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MESH_URI_PREFIX = "mesh://"  # tables as Airflow Assets: mesh://<db>/<table>
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
@@ -124,7 +125,7 @@ class Table(Strict):
     def asset_uri(self) -> str:
         """The URI of the Airflow ``Asset`` that stands for this table."""
         db, _, table = self.name.partition(".")
-        return f"mesh://{db}/{table}"
+        return f"{MESH_URI_PREFIX}{db}/{table}"
 
     def line_of(self, key: str) -> int:
         return self.lines.get(key, self.line)

@@ -1,0 +1,99 @@
+"""A planned DAG, seen through Airflow: its task ids to clear, its run dates, its existing runs.
+
+Run dates come from the DAG's own timetable (``SerializedDAG.iter_dagrun_infos_between``),
+not from the registry: if the two disagree (a DAG file whose schedule differs from its
+tables' ``mesh.schedule``), execution is refused rather than guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterator
+
+from sqlalchemy import func, select
+
+from airflow_mesh.registry.models import MESH_URI_PREFIX
+from airflow_mesh.intervals import as_utc, iso
+from airflow_mesh.planner.plan import DagPlan
+
+
+class PlanNotExecutable(ValueError):
+    """The plan cannot be executed as it stands; nothing was changed."""
+
+
+def serialized_dag(dag_id: str, session) -> Any:
+    from airflow.models.serialized_dag import SerializedDagModel
+
+    dag = SerializedDagModel.get_dag(dag_id, session=session)
+    if dag is None:
+        raise PlanNotExecutable(
+            f"DAG {dag_id} is not in Airflow's metadata DB (not parsed yet, or it has an import error): "
+            "fix or deploy it, then plan again")
+    return dag
+
+
+def tasks_to_clear(dag: Any, planned: DagPlan) -> list[str]:
+    """The producer tasks of the affected tables, the tasks reading affected inputs, and their downstream."""
+    reads = {MESH_URI_PREFIX + name.replace(".", "/", 1) for name in planned.reads}
+    start = set(planned.tasks)
+    if not planned.is_root:
+        start |= {t.task_id for t in dag.tasks if {getattr(a, "uri", None) for a in t.inlets or ()} & reads}
+    missing = start - set(dag.task_ids)
+    if missing:
+        raise PlanNotExecutable(
+            f"DAG {dag.dag_id} has no task(s) {', '.join(sorted(missing))} that the registry names as producer: "
+            "fix mesh.producer in the DDL or the DAG file")
+    out = set(start)
+    for task_id in start:
+        out |= set(dag.get_task(task_id).get_flat_relative_ids(upstream=False))
+    return sorted(out)
+
+
+def run_dates(dag: Any, planned: DagPlan) -> list[datetime]:
+    """The logical dates of the planned runs, from the DAG's timetable; must match the plan's count."""
+    dates: list[datetime] = []
+    for r in planned.ranges:
+        infos = dag.iter_dagrun_infos_between(r.first, r.last)
+        got = [as_utc(i.logical_date) for i in infos if i.logical_date is not None]
+        if len(got) != r.count:
+            raise PlanNotExecutable(
+                f"DAG {dag.dag_id}: its timetable gives {len(got)} runs in [{iso(r.first)}, {iso(r.last)}] but its "
+                f"tables' schedule {planned.schedule!r} gives {r.count} (schedule or start_date of the DAG file "
+                "differs from the registry): align them, then plan again")
+        dates += got
+    return dates
+
+
+@dataclass(frozen=True)
+class ExistingRun:
+    run_id: str
+    state: str
+
+
+def existing_runs(session, dag_id: str, dates: list[datetime]) -> dict[datetime, ExistingRun]:
+    from airflow.models.dagrun import DagRun
+
+    if not dates:
+        return {}
+    rows = session.execute(
+        select(DagRun.logical_date, DagRun.run_id, DagRun.state)
+        .where(DagRun.dag_id == dag_id, DagRun.logical_date >= min(dates), DagRun.logical_date <= max(dates))).all()
+    wanted = set(dates)
+    return {as_utc(d): ExistingRun(r, s) for d, r, s in rows if d is not None and as_utc(d) in wanted}
+
+
+def count_existing(session, dag_id: str, planned: DagPlan) -> int:
+    """Runs of the plan that already exist (one COUNT per range: dry runs never enumerate runs)."""
+    from airflow.models.dagrun import DagRun
+
+    total = 0
+    for r in planned.ranges:
+        total += session.scalar(select(func.count()).select_from(DagRun).where(
+            DagRun.dag_id == dag_id, DagRun.logical_date >= r.first, DagRun.logical_date <= r.last)) or 0
+    return total
+
+
+def chunks(items: list, size: int = 500) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
