@@ -103,7 +103,83 @@ def cmd_backfill_plan(args: argparse.Namespace) -> int:
             print(f"  {dag_id:<24} {d.team:<22} {d.runs:>7,} runs  tasks {', '.join(d.tasks)}  [{spans}]")
     for line in plan.left_out:
         print(f"left out: {line}")
-    print("(dry run: executing plans is not implemented yet)")
+    print("(dry run: 'airflow-mesh backfill run' with the same arguments executes it)")
+    return 0
+
+
+def _request_from_args(args: argparse.Namespace):
+    from airflow_mesh.backfill.request import BackfillRequest
+
+    return BackfillRequest(roots=args.tables, start=args.start, end=args.end, downstream=not args.no_downstream,
+                           depth=args.depth, stop_at_teams=args.stop_at_team or [], only_failed=args.only_failed,
+                           run_backwards=args.run_backwards)
+
+
+@reports_registry_errors
+def cmd_backfill_run(args: argparse.Namespace) -> int:
+    """Execute against the metadata DB of this machine's Airflow (like Airflow's own CLI: DB access = trust)."""
+    import getpass
+
+    from pydantic import ValidationError
+
+    from airflow_mesh.backfill import service
+    from airflow_mesh.backfill.dag_runs import PlanNotExecutable
+
+    try:
+        req = _request_from_args(args)
+        plan = service.make_plan(req)
+    except (ValidationError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    preview = service.describe(plan, req, may_edit=None)
+    for problem in preview["problems"]:
+        print(f"error: {problem}", file=sys.stderr)
+    if preview["problems"]:
+        return 1
+    for wave, dags in enumerate(plan.waves):
+        for dag_id in dags:
+            d = preview["dags"][dag_id]
+            print(f"wave {wave}  {dag_id:<24} {d['runs']:>7,} runs ({d['to_create']} to create, {d['to_clear']} to clear)"
+                  f"  tasks {', '.join(d['tasks'])}")
+    for line in plan.left_out:
+        print(f"left out: {line}")
+    if not args.yes:
+        answer = input(f"Execute {plan.runs:,} runs in {len(plan.dags)} DAGs? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing done.")
+            return 1
+    try:
+        record_id = service.run(plan, req, user=f"cli:{getpass.getuser()}")
+    except PlanNotExecutable as err:
+        print(f"error: nothing was changed: {err}", file=sys.stderr)
+        return 1
+    print(f"Backfill #{record_id}: {plan.runs:,} runs in {len(plan.dags)} DAGs queued. "
+          f"Follow it with 'airflow-mesh backfill status {record_id}'.")
+    return 0
+
+
+def cmd_backfill_status(args: argparse.Namespace) -> int:
+    from airflow.utils.session import create_session
+
+    from airflow_mesh.backfill.records import ensure_table, get_record, list_records, progress
+
+    ensure_table()
+    with create_session() as session:
+        if args.id is None:
+            for r in list_records(session, 20):
+                print(f"#{r['id']:<5} {r['created_at'][:19]}  {r['user']:<16} {', '.join(r['roots'])}  "
+                      f"[{r['start'][:16]}, {r['end'][:16]})  {r['summary']['runs']:,} runs")
+            return 0
+        record = get_record(session, args.id)
+        if record is None:
+            print(f"error: no mesh backfill #{args.id}", file=sys.stderr)
+            return 2
+        p = progress(session, record)
+    print(f"Backfill #{args.id} by {record['user']}: {p['status']}, {p['success']} of {p['total']} runs done, "
+          f"{p['active']} active, {p['failed']} failed")
+    for dag_id, d in p["dags"].items():
+        print(f"  wave {d['wave']}  {dag_id:<24} {d['success']:>6}/{d['total']:<6} running {d['running']}, "
+              f"queued {d['queued']}, failed {d['failed']}")
     return 0
 
 
@@ -167,6 +243,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-at-team", action="append", help="do not plan tables of this team (repeatable)")
     p.add_argument("--root")
     p.set_defaults(func=cmd_backfill_plan)
+    p = backfill.add_parser("run", help="execute a backfill plan atomically in this Airflow's metadata DB")
+    p.add_argument("tables", nargs="+", help="tables, dag_id or dag_id.task_id")
+    p.add_argument("--start", type=_utc, required=True)
+    p.add_argument("--end", type=_utc, required=True)
+    p.add_argument("--no-downstream", action="store_true")
+    p.add_argument("--depth", type=int)
+    p.add_argument("--stop-at-team", action="append")
+    p.add_argument("--only-failed", action="store_true", help="skip existing runs whose tasks all succeeded")
+    p.add_argument("--run-backwards", action="store_true", help="newest runs first")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_backfill_run)
+    p = backfill.add_parser("status", help="list mesh backfills, or the progress of one")
+    p.add_argument("id", type=int, nargs="?")
+    p.set_defaults(func=cmd_backfill_status)
     return parser
 
 

@@ -23,4 +23,11 @@ class MeshPlugin(AirflowPlugin):
             "category": "browse",
             "url_route": "mesh",
         },
+        {
+            "name": "Mesh backfill",
+            "href": f"{URL_PREFIX}/backfill",
+            "destination": "nav",
+            "category": "browse",
+            "url_route": "mesh-backfill",
+        },
     ]

@@ -23,7 +23,7 @@ os.environ.update({
     "AIRFLOW_MESH_WAREHOUSE": str(HOME / "warehouse"),
     "AIRFLOW_MESH_CACHE_DIR": str(HOME / "mesh-cache"),
     "AIRFLOW_MESH_EXAMPLE_POKE_SECONDS": "1",
-    "AIRFLOW__API_AUTH__JWT_SECRET": "airflow-mesh-tests-only-secret",
+    "AIRFLOW__API_AUTH__JWT_SECRET": "airflow-mesh-tests-only-secret-" + "x" * 64,
     # Known logins for the UI tests (SimpleAuthManager): admin may edit every DAG, viewer only reads.
     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(HOME / "passwords.json"),

@@ -164,3 +164,26 @@ def test_refuses_plans_over_the_limit_and_empty_plans(monkeypatch) -> None:
     future = BackfillRequest(roots=["payments.transactions"], start=NOW + timedelta(days=2), end=NOW + timedelta(days=3))
     with pytest.raises(PlanNotExecutable, match="no runs"):
         execute(future.plan(load_mesh(), NOW), future, user="dave")
+
+
+def test_cli_backfill_run_and_status() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    cli = ["airflow-mesh", "backfill"]
+    ran = subprocess.run(cli + ["run", "payments_hourly.load_refunds", "--start", "2026-07-27", "--end", "2026-07-28",
+                                "--no-downstream", "--yes"], env=env, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert "wave 0  payments_hourly" in ran.stdout and "24 runs (24 to create, 0 to clear)" in ran.stdout
+    record_id = int(ran.stdout.split("Backfill #")[1].split(":")[0])
+    status = subprocess.run(cli + ["status", str(record_id)], env=env, capture_output=True, text=True, timeout=120)
+    assert status.returncode == 0, status.stderr
+    assert f"Backfill #{record_id} by cli:" in status.stdout and "0 of 24 runs done, 24 active" in status.stdout
+    listing = subprocess.run(cli + ["status"], env=env, capture_output=True, text=True, timeout=120)
+    assert f"#{record_id}" in listing.stdout and "payments_hourly.load_refunds" in listing.stdout
+    refused = subprocess.run(cli + ["run", "payments.nope", "--start", "2026-07-27", "--end", "2026-07-28", "--yes"],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "'payments.nope' is neither a table" in refused.stderr

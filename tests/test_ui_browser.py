@@ -3,7 +3,9 @@ Airflow's own navigation (external_views iframe), in headless Debian Chromium.""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,8 @@ from airflow_mesh.intervals import UTC
 from conftest import ui_login
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
+SHOTS = Path(os.environ["AIRFLOW_HOME"]) / "screenshots"
+SHOTS.mkdir(exist_ok=True)
 
 
 def plugin_frame(page):
@@ -47,3 +51,65 @@ def test_mesh_map_from_airflow_nav_search_dictionary_and_run_state(live_server, 
     dictionary = frame.locator("#dictionary").inner_text()
     assert "amount" in dictionary and "merchant_id" in dictionary
     assert "Ana Souza" in frame.locator("#detail").inner_text()
+
+
+def open_backfill(page):
+    page.get_by_role("button", name="Browse").click()
+    page.get_by_role("menuitem", name="Mesh backfill").click()
+    page.wait_for_url("**/plugin/mesh-backfill")
+    return plugin_frame(page)
+
+
+def fill_week(frame, start: str, end: str) -> None:
+    frame.locator("#root-input").fill("payments.transactions")
+    frame.locator("#add-root").click()
+    frame.locator("#start").fill(start)
+    frame.locator("#end").fill(end)
+    frame.locator("#plan-btn").click()
+    frame.locator("#plan-summary").wait_for(timeout=30000)
+
+
+def test_viewer_can_plan_but_not_execute(live_server, browser) -> None:
+    page = ui_login(browser, live_server, "viewer", "viewer-pw")
+    frame = open_backfill(page)
+    fill_week(frame, "2026-09-21", "2026-09-28")
+    assert "You may not edit" in frame.locator("#permission").inner_text()
+    assert frame.locator("#execute-btn").is_disabled()
+
+
+def test_backfill_a_week_of_hourly_data_from_the_nav_plan_execute_and_watch(live_server, browser) -> None:
+    from sqlalchemy import func, select
+
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    page = ui_login(browser, live_server, "admin", "admin-pw")
+    frame = open_backfill(page)
+    fill_week(frame, "2026-09-07", "2026-09-14")
+
+    summary = frame.locator("#plan-summary").inner_text()
+    rows = {r.get_attribute("data-dag"): r for r in frame.locator("#plan-table tr[data-dag]").all()}
+    runs = {dag: int(r.locator("td.runs").inner_text().replace(",", "")) for dag, r in rows.items()}
+    assert runs["payments_hourly"] == 168 and runs["payments_daily"] == 7
+    assert runs["risk_weekly"] == 2 and runs["bi_weekly"] == 2 and runs["bi_monthly"] == 1  # Oct 1 covers September
+    total = sum(runs.values())
+    assert summary == f"{total:,} runs in {len(runs)} DAGs"
+    assert frame.locator("#plan-graph g.node").count() == len(runs)
+    assert "You may execute" in frame.locator("#permission").inner_text()
+    page.screenshot(path=str(SHOTS / "backfill-plan.png"))
+
+    frame.locator("#execute-btn").click()
+    assert frame.locator("#confirm-text").inner_text() == (
+        f"Execute {total} runs in {len(runs)} DAGs? Existing runs are cleared and re-run; missing runs are created.")
+    frame.locator("#confirm-yes").click()
+    frame.locator("#status").wait_for(timeout=30000)
+    page.screenshot(path=str(SHOTS / "backfill-progress.png"))
+    assert frame.locator("#done").inner_text() == f"0 of {total}"
+    assert frame.locator("#progress tr[data-dag]").count() == len(runs)
+    with create_session() as s:
+        created = dict(s.execute(select(DagRun.dag_id, func.count()).where(DagRun.run_id.like("mesh_backfill__2026-09%"))
+                                 .group_by(DagRun.dag_id)).all())
+        monthly = s.scalars(select(DagRun).where(DagRun.dag_id == "bi_monthly", DagRun.run_id.like("mesh_backfill__%"))).all()
+        assert [m.logical_date.date().isoformat() for m in monthly] == ["2026-10-01"]
+        assert "by admin" in monthly[0].note
+    assert created["payments_hourly"] == 168 and created["risk_weekly"] == 2

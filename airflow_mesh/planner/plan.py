@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from airflow_mesh.intervals import IntervalSet, Period, RunRange, as_utc, grid_for, iso
-from airflow_mesh.registry.mesh import Mesh
+from airflow_mesh.registry.mesh import Mesh, UnknownTableError
 
 
 @dataclass
@@ -64,7 +64,7 @@ class Plan:
         return dict(sorted(out.items()))
 
 
-class UnknownRootError(ValueError):
+class UnknownRootError(UnknownTableError):
     """A root that is neither a table nor a producing DAG or task of the registry."""
 
 

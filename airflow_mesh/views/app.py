@@ -18,6 +18,7 @@ from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.core_api.security import GetUserDep
 
 from airflow_mesh.registry import UnknownTableError, load_mesh
+from airflow_mesh.views.backfill_api import build_router
 from airflow_mesh.views.map_data import mesh_map
 from airflow_mesh.views.pages import STATIC, render
 from airflow_mesh.views.run_states import latest_producer_states
@@ -34,6 +35,7 @@ def base_of(request: Request) -> str:
 def create_mesh_app() -> FastAPI:
     app = FastAPI(title="airflow-mesh", description="Data mesh registry, table map and cross-DAG backfills.")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(build_router())
 
     def map_document(user) -> dict:
         mesh = load_mesh()

@@ -1,0 +1,55 @@
+"""The backfill operations the API, UI and CLI share: plan (dry run) and execute, as plain data.
+
+Permission is the auth manager's: a user may execute only if ``is_authorized_dag``
+allows ``PUT`` on every DAG in the plan. The CLI runs with DB access, like
+Airflow's own CLI, and passes ``may_edit=None`` (no per-DAG check).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable
+
+from airflow_mesh.backfill.execute import dry_run, execute
+from airflow_mesh.backfill.request import BackfillRequest
+from airflow_mesh.intervals import UTC, iso
+from airflow_mesh.planner.plan import Plan
+from airflow_mesh.registry import load_mesh
+
+
+def plan_edges(plan: Plan) -> list[dict]:
+    """DAG-to-DAG dependencies inside the plan (which producer DAG feeds which consumer DAG)."""
+    mesh = load_mesh()
+    edges = set()
+    for dag_id, p in plan.dags.items():
+        for table in p.reads:
+            producer = mesh.tables[table].producer_dag
+            if producer in plan.dags and producer != dag_id:
+                edges.add((producer, dag_id, table))
+    return [{"from": a, "to": b, "table": t} for a, b, t in sorted(edges)]
+
+
+def make_plan(request: BackfillRequest, now: datetime | None = None) -> Plan:
+    return request.plan(load_mesh(), now or datetime.now(UTC))
+
+
+def describe(plan: Plan, request: BackfillRequest, may_edit: Callable[[str], bool] | None) -> dict:
+    """The dry run: waves, per-DAG runs to create/clear and tasks, cuts, and whether the user may execute."""
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        preview = dry_run(plan, session)
+    missing = sorted(d for d in plan.dags if may_edit is not None and not may_edit(d))
+    return {
+        "request": request.model_dump(mode="json"),
+        "roots": plan.roots, "start": iso(plan.period.start), "end": iso(plan.period.end),
+        "runs": plan.runs, "dag_count": len(plan.dags), "runs_by_team": plan.runs_by_team(),
+        "waves": plan.waves, "dags": preview.dags, "edges": plan_edges(plan), "left_out": plan.left_out,
+        "problems": preview.problems,
+        "permission": {"can_execute": not missing and not preview.problems and plan.runs > 0,
+                       "missing_edit_on": missing},
+    }
+
+
+def run(plan: Plan, request: BackfillRequest, user: str) -> int:
+    return execute(plan, request, user=user)

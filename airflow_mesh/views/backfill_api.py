@@ -1,0 +1,142 @@
+"""JSON API and pages of cross-DAG backfills, on the plugin's FastAPI app.
+
+* ``POST /api/backfills/plan``: dry run (any authenticated user); says which DAGs the user may not edit.
+* ``POST /api/backfills``: execute; 403 unless the auth manager allows ``PUT`` on every DAG in the plan,
+  409 if the plan no longer has the number of runs the user confirmed.
+* ``GET /api/backfills``, ``GET /api/backfills/{id}``: execution records and live progress.
+
+POSTs authenticated by the UI's cookie must carry the header ``X-Requested-By`` (a
+cross-site form or image cannot set it, and a cross-site script cannot without a CORS
+preflight this app never grants) and, when the browser sends ``Origin``, come from this
+host. Requests with a bearer token are not cookie-borne and need neither.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+from airflow.api_fastapi.core_api.security import GetUserDep
+
+from airflow_mesh.backfill import service
+from airflow_mesh.backfill.dag_runs import PlanNotExecutable
+from airflow_mesh.backfill.request import BackfillRequest
+from airflow_mesh.planner.plan import UnknownRootError
+from airflow_mesh.registry import MeshValidationError, load_mesh
+from airflow_mesh.views.pages import render
+
+CSRF_HEADER = "X-Requested-By"
+
+
+class ExecuteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request: BackfillRequest
+    confirm_runs: int = Field(description="the number of runs the user saw in the dry run and confirmed")
+
+
+def csrf_guard(request: Request) -> None:
+    if request.headers.get("authorization", "").lower().startswith("bearer "):
+        return
+    if not request.headers.get(CSRF_HEADER):
+        raise HTTPException(403, f"missing header {CSRF_HEADER}: POSTs authenticated by cookie must set it (CSRF protection)")
+    origin = request.headers.get("origin")
+    if origin and urlparse(origin).netloc != request.headers.get("host"):
+        raise HTTPException(403, f"cross-origin request from {origin} refused")
+
+
+def editor_check(user) -> Any:
+    manager = get_auth_manager()
+    return lambda dag_id: manager.is_authorized_dag(method="PUT", details=DagDetails(id=dag_id), user=user)
+
+
+def _plan(req: BackfillRequest):
+    try:
+        return service.make_plan(req)
+    except (UnknownRootError, ValueError, MeshValidationError) as err:
+        raise HTTPException(422, str(err))
+
+
+def _session():
+    from airflow.utils.session import create_session
+
+    return create_session()
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/api/backfills/plan")
+    def plan_backfill(req: BackfillRequest, request: Request, user: GetUserDep) -> dict:
+        """Dry run: every affected run of every DAG, by wave, with what executing would clear or create."""
+        csrf_guard(request)
+        return service.describe(_plan(req), req, editor_check(user))
+
+    @router.post("/api/backfills", status_code=201)
+    def execute_backfill(body: ExecuteBody, request: Request, user: GetUserDep) -> dict:
+        """Execute atomically (all or nothing). Needs edit permission on every DAG of the plan."""
+        csrf_guard(request)
+        plan = _plan(body.request)
+        may_edit = editor_check(user)
+        missing = sorted(d for d in plan.dags if not may_edit(d))
+        if missing:
+            raise HTTPException(403, {"message": f"you may not edit {len(missing)} DAG(s) of this plan; dry run only",
+                                      "missing_edit_on": missing})
+        if plan.runs != body.confirm_runs:
+            raise HTTPException(409, f"the plan now has {plan.runs} runs, not the {body.confirm_runs} you confirmed "
+                                     "(runs were created or the registry changed): review the dry run again")
+        try:
+            record_id = service.run(plan, body.request, user=user.get_name())
+        except PlanNotExecutable as err:
+            raise HTTPException(422, f"nothing was changed: {err}")
+        return {"id": record_id, "runs": plan.runs, "dags": len(plan.dags)}
+
+    @router.get("/api/backfills")
+    def list_backfills(user: GetUserDep, limit: int = 50) -> list[dict]:
+        from airflow_mesh.backfill.records import ensure_table, list_records
+
+        ensure_table()
+        with _session() as s:
+            return list_records(s, limit)
+
+    @router.get("/api/backfills/{record_id}")
+    def backfill_status(record_id: int, user: GetUserDep) -> dict:
+        from airflow_mesh.backfill.records import ensure_table, get_record, progress
+
+        ensure_table()
+        with _session() as s:
+            record = get_record(s, record_id)
+            if record is None:
+                raise HTTPException(404, f"no mesh backfill #{record_id}")
+            record["progress"] = progress(s, record)
+        record.pop("runs")
+        return record
+
+    @router.get("/backfill", response_class=HTMLResponse)
+    def backfill_page(request: Request, user: GetUserDep) -> str:
+        """Choose roots, range and options; dry-run; execute with confirmation."""
+        mesh = load_mesh()
+        choices = sorted(mesh.tables) + sorted(mesh.tables_by_dag) + sorted({t.producer for t in mesh.tables.values()})
+        return render("backfill.html", request.scope.get("root_path", "").rstrip("/"),
+                      {"choices": choices, "teams": sorted(mesh.teams), "csrf_header": CSRF_HEADER})
+
+    @router.get("/backfill/history", response_class=HTMLResponse)
+    def history_page(request: Request, user: GetUserDep) -> str:
+        from airflow_mesh.backfill.records import ensure_table, list_records
+
+        ensure_table()
+        with _session() as s:
+            rows = list_records(s, 200)
+        return render("history.html", request.scope.get("root_path", "").rstrip("/"), rows)
+
+    @router.get("/backfill/{record_id}", response_class=HTMLResponse)
+    def progress_page(record_id: int, request: Request, user: GetUserDep) -> str:
+        return render("progress.html", request.scope.get("root_path", "").rstrip("/"), {"id": record_id})
+
+    return router
