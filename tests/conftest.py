@@ -7,6 +7,7 @@ this throw-away home and never to a developer's own Airflow.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -23,6 +24,10 @@ os.environ.update({
     "AIRFLOW_MESH_WAREHOUSE": str(HOME / "warehouse"),
     "AIRFLOW_MESH_CACHE_DIR": str(HOME / "mesh-cache"),
     "AIRFLOW_MESH_EXAMPLE_POKE_SECONDS": "1",
+    # Spark: the example mesh's Spark job runs for real in local mode, with this venv's Python and spark-submit.
+    "AIRFLOW_CONN_MESH_SPARK": '{"conn_type": "spark", "host": "local[1]"}',
+    "PYSPARK_PYTHON": sys.executable,
+    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     "AIRFLOW__API_AUTH__JWT_SECRET": "airflow-mesh-tests-only-secret-" + "x" * 64,
     # Known logins for the UI tests (SimpleAuthManager): admin may edit every DAG, viewer only reads.
     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",

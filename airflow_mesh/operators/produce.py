@@ -13,12 +13,27 @@ from airflow.sdk import BaseOperator
 
 from airflow_mesh.assets import table_asset
 from airflow_mesh.intervals import grid_for, partition_value
-from airflow_mesh.registry import load_mesh
+from airflow_mesh.registry import Table, load_mesh
 from airflow_mesh.runtime import run_period
 
 
 class NotProducerError(ValueError):
     """A task claims to write a table whose contract names another producer."""
+
+
+def with_table_outlet(table: str, kwargs: dict[str, Any]) -> tuple[Table, dict[str, Any]]:
+    """Resolve ``table`` in the registry (unknown: error at parse time) and make its Asset the task's outlet."""
+    t = load_mesh().table(table)
+    kwargs.setdefault("outlets", [table_asset(t)])
+    return t, kwargs
+
+
+def check_producer(op: BaseOperator, t: Table) -> None:
+    """A task may write a table only as the producer its contract names."""
+    if op.has_dag() and (op.dag_id, op.task_id) != (t.producer_dag, t.producer_task):
+        raise NotProducerError(
+            f"{op.dag_id}.{op.task_id} writes {t.name}, but its contract ({t.file}:{t.line_of('mesh.producer')}) "
+            f"names {t.producer} as producer. Change mesh.producer, or write a table your task produces.")
 
 
 class ProduceTableOperator(BaseOperator):
@@ -28,14 +43,9 @@ class ProduceTableOperator(BaseOperator):
     ui_color = "#fdf1dc"
 
     def __init__(self, *, table: str, python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> None:
-        mesh = load_mesh()
-        t = mesh.table(table)
-        kwargs.setdefault("outlets", [table_asset(t)])
+        t, kwargs = with_table_outlet(table, kwargs)
         super().__init__(**kwargs)
-        if self.has_dag() and (self.dag_id, self.task_id) != (t.producer_dag, t.producer_task):
-            raise NotProducerError(
-                f"{self.dag_id}.{self.task_id} writes {t.name}, but its contract ({t.file}:{t.line_of('mesh.producer')}) "
-                f"names {t.producer} as producer. Change mesh.producer, or write a table your task produces.")
+        check_producer(self, t)
         if python_callable is None:
             from airflow_mesh.example_jobs import write_partition
 

@@ -1,11 +1,17 @@
-"""Risk: daily fraud scores. Fan-in of two other teams' hourly tables (payments, authentication)."""
+"""Risk: daily fraud scores, a Spark job on YARN. Fan-in of two other teams' hourly tables (payments, authentication).
+
+The Spark job runs in the team's YARN queue as its proxy user (teams/risk.yaml), tracked from the
+triggerer. Connection ``mesh_spark`` says where: master ``yarn`` in production; ``make demo`` and
+the tests point it at ``local[1]``.
+"""
 
 import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG
 
-from airflow_mesh.operators import ProduceTableOperator
+import airflow_mesh.jobs
+from airflow_mesh.operators import SparkYarnOperator
 from airflow_mesh.sensors import TableSensor
 
 # How often waiting sensors check their producers (the tests set 1 second).
@@ -20,7 +26,13 @@ with DAG(
     doc_md=__doc__,
     default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
 ):
-    score_fraud = ProduceTableOperator(task_id="score_fraud", table="risk.fraud_scores_daily")
+    score_fraud = SparkYarnOperator(
+        task_id="score_fraud",
+        table="risk.fraud_scores_daily",
+        application=os.path.join(os.path.dirname(airflow_mesh.jobs.__file__), "fraud_scores.py"),
+        poll_interval=POKE_SECONDS,
+        execution_timeout=timedelta(hours=6),
+    )
     wait_transactions = TableSensor(task_id="wait_transactions", table="payments.transactions", deferrable=True, poke_interval=POKE_SECONDS, timeout=timedelta(hours=36))
     wait_logins = TableSensor(task_id="wait_logins", table="auth.logins", deferrable=True, poke_interval=POKE_SECONDS, timeout=timedelta(hours=36))
     wait_transactions >> score_fraud

@@ -1,0 +1,1 @@
+"""Spark applications of the example mesh (submitted by ``SparkYarnOperator``)."""

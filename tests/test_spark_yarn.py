@@ -1,0 +1,200 @@
+"""SparkYarnOperator: YARN cluster mode against the loopback YARN RM SIMULATOR (submitted through a
+spark-submit simulator, since CI has no YARN), and a real spark-submit in local mode through the
+same operator. The example DAG risk_daily runs for real (its sensors marked success).
+Dates in October 2026 belong to this module."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from airflow_mesh.intervals import UTC
+from airflow_mesh.operators.spark_yarn import application_tag
+from airflow_mesh.testing.spark_submit_simulator import install_shim
+from airflow_mesh.testing.yarn_rm_simulator import YarnRMSimulator
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+@pytest.fixture()
+def rm(monkeypatch, tmp_path):
+    """The RM simulator, a yarn_rm connection to it, and spark-submit for 'yarn' replaced by the simulator."""
+    with YarnRMSimulator() as sim:
+        port = sim.url.rsplit(":", 1)[1]
+        monkeypatch.setenv("AIRFLOW_CONN_YARN_RM_DEFAULT", json.dumps({"conn_type": "yarn_rm", "host": "127.0.0.1", "port": int(port)}))
+        monkeypatch.setenv("AIRFLOW_CONN_MESH_SPARK", json.dumps({"conn_type": "spark", "host": "yarn", "extra": {"deploy-mode": "cluster"}}))
+        monkeypatch.setenv("YARN_RM_SIMULATOR_URL", sim.url)
+        install_shim(tmp_path / "bin")
+        monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def risk_daily():
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag().dags["risk_daily"]
+    task = dag.get_task("score_fraud")
+    task.retries, task.poll_interval, task.max_backoff = 0, 0.2, 0.2
+    return dag
+
+
+def run(dag, day: datetime):
+    dr = dag.test(logical_date=day, mark_success_pattern="wait_.*")
+    return dr, {ti.task_id: ti.state for ti in dr.get_task_instances()}
+
+
+def d(*a: int) -> datetime:
+    return datetime(*a, tzinfo=UTC)
+
+
+def test_submit_accepted_running_finished_with_team_queue_user_name_and_tag(rm, risk_daily) -> None:
+    dr, states = run(risk_daily, d(2026, 10, 2))
+    assert states["score_fraud"] == "success"
+    [app] = rm.apps.values()
+    assert (app["queue"], app["user"]) == ("risk", "svc_risk")           # teams/risk.yaml
+    assert app["name"] == f"risk.risk_daily.score_fraud.{dr.run_id}"
+    assert app["tags"] == [application_tag("risk_daily", "score_fraud", dr.run_id, -1)]
+    assert "--deploy-mode cluster" in app["command"] and "spark.yarn.submit.waitAppCompletion=false" in app["command"]
+    assert "--table risk.fraud_scores_daily --partition 2026-10-01" in app["command"]
+    assert "spark.dynamicAllocation.maxExecutors" in app["command"] or "spark.executor" in app["command"]  # team conf
+    assert rm.polls(app["id"]) == 3                                      # ACCEPTED, RUNNING, FINISHED
+
+
+def test_failed_application_fails_the_task_with_diagnostics_and_tracking_url(rm, risk_daily, capfd) -> None:
+    rm.script_next([["ACCEPTED", "UNDEFINED"], ["FAILED", "FAILED", "User class threw exception: OutOfMemoryError"]])
+    _, states = run(risk_daily, d(2026, 10, 3))
+    out = "".join(capfd.readouterr())
+    assert states["score_fraud"] == "failed"
+    app_id = next(iter(rm.apps))
+    assert f"YARN application {app_id} ended FAILED/FAILED" in out and "OutOfMemoryError" in out
+    assert f"{rm.url}/proxy/{app_id}/" in out
+
+
+def test_application_killed_on_the_cluster_fails_the_task(rm, risk_daily, capfd) -> None:
+    rm.script_next([["RUNNING", "UNDEFINED"], ["KILLED", "KILLED", "Application killed by user."]])
+    _, states = run(risk_daily, d(2026, 10, 4))
+    assert states["score_fraud"] == "failed"
+    assert "ended KILLED/KILLED" in "".join(capfd.readouterr())
+
+
+def test_rm_outage_mid_job_is_ridden_out_without_losing_the_application(rm, risk_daily, capfd) -> None:
+    rm.script_next([["ACCEPTED", "UNDEFINED"], ["RUNNING", "UNDEFINED"], ["OUTAGE", "4"], ["FINISHED", "SUCCEEDED"]])
+    _, states = run(risk_daily, d(2026, 10, 5))
+    out = "".join(capfd.readouterr())
+    assert states["score_fraud"] == "success"
+    assert len(rm.apps) == 1 and out.count("ResourceManager unavailable") == 4
+    assert rm.polls(next(iter(rm.apps))) == 2 + 4 + 1       # the same application, tracked through the outage
+
+
+def context_for(run_id: str, day: datetime):
+    """What a worker hands the operator for one task instance (the same for every try)."""
+    ti = SimpleNamespace(dag_id="risk_daily", task_id="score_fraud", run_id=run_id, map_index=-1,
+                         start_date=datetime.now(timezone.utc))
+    return {"ti": ti, "logical_date": day, "data_interval_start": day, "data_interval_end": day}
+
+
+def fresh_operator(**kw):
+    """The operator as a new worker parses it from the DAG file."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    op = DagBag().dags["risk_daily"].get_task("score_fraud")
+    for k, v in kw.items():
+        setattr(op, k, v)
+    return op
+
+
+def test_retry_after_worker_loss_reattaches_instead_of_submitting_again(rm) -> None:
+    from airflow.sdk.exceptions import TaskDeferred
+
+    rm.script_next([["ACCEPTED", "UNDEFINED"], ["RUNNING", "UNDEFINED"]])  # stays RUNNING until told otherwise
+    ctx = context_for("scheduled__2026-10-06T00:00:00+00:00", d(2026, 10, 6))
+    with pytest.raises(TaskDeferred) as first:
+        fresh_operator().execute(ctx)       # try 1 submits, defers ... and its worker dies
+    with pytest.raises(TaskDeferred) as second:
+        fresh_operator().execute(ctx)       # try 2 on another worker
+    app_id = first.value.trigger.app_id
+    assert second.value.trigger.app_id == app_id and len(rm.apps) == 1
+
+    rm.set_state(app_id, "FINISHED", "SUCCEEDED")
+    event = asyncio.run(first_event(second.value.trigger))
+    assert fresh_operator().execute_complete(ctx, event.payload) == app_id
+
+    # A later try of the same task instance runs the job again (unless reuse_succeeded=True).
+    assert fresh_operator(reuse_succeeded=True).execute(ctx) == app_id and len(rm.apps) == 1
+    with pytest.raises(TaskDeferred) as third:
+        fresh_operator().execute(ctx)
+    assert third.value.trigger.app_id != app_id and len(rm.apps) == 2
+
+
+async def first_event(trigger):
+    async for event in trigger.run():
+        return event
+
+
+def test_execution_timeout_kills_the_application(rm, risk_daily, capfd) -> None:
+    rm.script_next([["RUNNING", "UNDEFINED"]])
+    task = risk_daily.get_task("score_fraud")
+    old, task.execution_timeout = task.execution_timeout, timedelta(seconds=1)
+    try:
+        _, states = run(risk_daily, d(2026, 10, 7))
+    finally:
+        task.execution_timeout = old
+    assert states["score_fraud"] == "failed"
+    [app] = rm.apps.values()
+    assert app["script"] == [["KILLED", "KILLED"]] and ("PUT", f"/ws/v1/cluster/apps/{app['id']}/state") in rm.requests
+    assert "was killed" in "".join(capfd.readouterr())
+
+
+def test_user_kill_while_deferred_and_on_kill_on_the_worker_kill_the_application(rm) -> None:
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from airflow_mesh.triggers.yarn_trigger import YarnApplicationTrigger
+
+    rm.script_next([["RUNNING", "UNDEFINED"]])
+    with pytest.raises(TaskDeferred) as deferred:
+        fresh_operator().execute(context_for("manual__kill-1", d(2026, 10, 8)))
+    trigger: YarnApplicationTrigger = deferred.value.trigger
+    asyncio.run(trigger.on_kill())                                   # mark-failed / clear in the UI
+    assert rm.apps[trigger.app_id]["script"] == [["KILLED", "KILLED"]]
+
+    rm.script_next([["RUNNING", "UNDEFINED"]])
+    op = fresh_operator()
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context_for("manual__kill-2", d(2026, 10, 8)))
+    op.on_kill()                                                     # task killed on the worker
+    assert rm.apps[deferred.value.trigger.app_id]["script"] == [["KILLED", "KILLED"]]
+
+
+def test_kill_falls_back_to_the_yarn_cli_when_the_rm_is_down(rm, tmp_path, monkeypatch) -> None:
+    import logging
+
+    from airflow_mesh.hooks.yarn_rm import YarnResourceManagerHook
+    from airflow_mesh.operators.spark_yarn import kill_application
+
+    calls = tmp_path / "yarn-calls"
+    (tmp_path / "bin" / "yarn").write_text(f"#!/bin/sh\necho \"$@\" >> {calls}\n")
+    (tmp_path / "bin" / "yarn").chmod(0o755)
+    rm.fail_next(100)
+    assert kill_application(YarnResourceManagerHook().get_conn(), "application_1_0001", logging.getLogger("t"))
+    assert calls.read_text().strip() == "application -kill application_1_0001"
+
+
+def test_real_spark_submit_in_local_mode_writes_the_partition(risk_daily) -> None:
+    warehouse = Path(os.environ["AIRFLOW_MESH_WAREHOUSE"])
+    _, states = run(risk_daily, d(2026, 10, 10))   # connection mesh_spark = local[1] (conftest)
+    assert states["score_fraud"] == "success"
+    target = warehouse / "risk" / "fraud_scores_daily" / "day=2026-10-09"
+    assert (target / "_SUCCESS").exists()
+    parts = list(target.glob("part-*.parquet"))
+    assert len(parts) == 1 and parts[0].stat().st_size > 0
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(parts[0])
+    assert table.num_rows == 20 and table.column_names == ["merchant_id", "fraud_score", "model_version"]
