@@ -12,6 +12,11 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,viewer:viewer"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/passwords.json"
 export AIRFLOW_MESH_WAREHOUSE="$AIRFLOW_HOME/warehouse"
 export AIRFLOW__API__PORT="${PORT:-8080}"
+# Spark: no YARN cluster on a laptop, so the Spark connection points at local mode (production: master yarn).
+export AIRFLOW_CONN_MESH_SPARK='{"conn_type": "spark", "host": "local[1]"}'
+export PYSPARK_PYTHON="$ROOT/.venv/bin/python"
+# Sensors re-check every 20 s so a demo backfill visibly completes in minutes.
+export AIRFLOW_MESH_EXAMPLE_POKE_SECONDS="${AIRFLOW_MESH_EXAMPLE_POKE_SECONDS:-20}"
 mkdir -p "$AIRFLOW_HOME"
 echo '{"admin": "admin", "viewer": "viewer"}' > "$AIRFLOW_HOME/passwords.json"
 
@@ -39,7 +44,7 @@ cat <<MSG
   airflow-mesh demo is running (logs: $AIRFLOW_HOME/standalone.log)
   URL:    $URL            (the "Data mesh" entry is under Browse)
   Login:  admin / admin    (read-only user: viewer / viewer)
-  Mesh:   $URL/mesh/
+  Mesh:   $URL/mesh/          (Browse → Data mesh; Browse → Mesh backfill)
   Stop:   Ctrl-C
 
 MSG

@@ -48,6 +48,14 @@ class YarnApplicationTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         client = await self._client()
+        try:
+            async for event in self._track(client):
+                yield event
+                return
+        finally:
+            await client.aclose()
+
+    async def _track(self, client: RMClient) -> AsyncIterator[TriggerEvent]:
         failures = 0
         last_state = None
         while True:
@@ -87,5 +95,8 @@ class YarnApplicationTrigger(BaseTrigger):
     async def on_kill(self) -> None:
         """A user acted on the deferred task: stop the application on the cluster too."""
         client = await self._client()
-        await client.akill(self.app_id)
+        try:
+            await client.akill(self.app_id)
+        finally:
+            await client.aclose()
         self.log.info("Killed YARN application %s because the task was stopped by a user", self.app_id)
