@@ -104,6 +104,13 @@ def settings_from_connection(conn: Any) -> RMSettings:
                       verify=extra.get("verify", True), timeout=float(extra.get("timeout", 10)))
 
 
+def _usable(r: httpx.Response) -> httpx.Response:
+    """A 5xx is the RM (or its proxy) being unavailable, not an answer."""
+    if r.status_code >= 500:
+        raise RMUnavailable(f"{r.request.method} {r.request.url}: HTTP {r.status_code}")
+    return r
+
+
 @lru_cache(maxsize=8)
 def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
     """One SSL context per trust setting for the whole process: building one per client costs ~0.5 MiB and CPU,
@@ -134,18 +141,14 @@ class RMClient:
             self._async = None
 
     def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """The first usable answer among the RM URLs (HA: a standby redirects; a dead one is skipped)."""
         last: Exception | None = None
         with httpx.Client(**self._kw()) as client:
             for base in self.settings.urls:
                 try:
-                    r = client.request(method, base + path, **kw)
-                except httpx.HTTPError as err:
+                    return _usable(client.request(method, base + path, **kw))
+                except (httpx.HTTPError, RMUnavailable) as err:
                     last = err
-                    continue
-                if r.status_code >= 500:
-                    last = RMUnavailable(f"{method} {base}{path}: HTTP {r.status_code}")
-                    continue
-                return r
         raise RMUnavailable(str(last))
 
     async def _arequest(self, method: str, path: str, **kw: Any) -> httpx.Response:
@@ -154,14 +157,9 @@ class RMClient:
             self._async = httpx.AsyncClient(**self._kw())
         for base in self.settings.urls:
             try:
-                r = await self._async.request(method, base + path, **kw)
-            except httpx.HTTPError as err:
+                return _usable(await self._async.request(method, base + path, **kw))
+            except (httpx.HTTPError, RMUnavailable) as err:
                 last = err
-                continue
-            if r.status_code >= 500:
-                last = RMUnavailable(f"{method} {base}{path}: HTTP {r.status_code}")
-                continue
-            return r
         raise RMUnavailable(str(last))
 
     @staticmethod
