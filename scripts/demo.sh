@@ -15,6 +15,10 @@ export AIRFLOW__API__PORT="${PORT:-8080}"
 # Spark: no YARN cluster on a laptop, so the Spark connection points at local mode (production: master yarn).
 export AIRFLOW_CONN_MESH_SPARK='{"conn_type": "spark", "host": "local[1]"}'
 export PYSPARK_PYTHON="$ROOT/.venv/bin/python"
+# SQLite allows one writer at a time: on a laptop, a few parallel tasks keep heartbeats from timing out
+# under a backfill of hundreds of runs (production: PostgreSQL/MySQL and the defaults).
+export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-6}"
+export AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG="${AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG:-6}"
 # Sensors re-check every 20 s so a demo backfill visibly completes in minutes.
 export AIRFLOW_MESH_EXAMPLE_POKE_SECONDS="${AIRFLOW_MESH_EXAMPLE_POKE_SECONDS:-20}"
 mkdir -p "$AIRFLOW_HOME"

@@ -1,0 +1,62 @@
+"""The backfill API under FabAuthManager with team roles from 'airflow-mesh sync-roles': a risk team
+member may execute plans of risk's DAGs only. Runs the real API server app in a subprocess configured
+with FabAuthManager (the auth manager is process-wide), on this session's metadata DB."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+BIN = Path(sys.executable).parent
+
+CLIENT = textwrap.dedent("""
+    import json
+    from fastapi.testclient import TestClient
+    from airflow.api_fastapi.app import create_app
+
+    client = TestClient(create_app())
+    token = client.post("/auth/token", json={"username": "rita", "password": "rita-pw"}).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    OWN = {"roots": ["risk.fraud_scores_daily"], "start": "2026-08-24", "end": "2026-08-26",
+           "stop_at_teams": ["business-intelligence"]}
+    OTHER = {"roots": ["payments.transactions"], "start": "2026-08-24", "end": "2026-08-26"}
+    def plan(req):
+        return client.post("/mesh/api/backfills/plan", headers=auth, json=req).json()
+    own, other = plan(OWN), plan(OTHER)
+    denied = client.post("/mesh/api/backfills", headers=auth, json={"request": OTHER, "confirm_runs": other["runs"]})
+    allowed = client.post("/mesh/api/backfills", headers=auth, json={"request": OWN, "confirm_runs": own["runs"]})
+    print("RESULT " + json.dumps({"own_dags": sorted(own["dags"]), "own": own["permission"],
+                                   "other": other["permission"], "denied": [denied.status_code, denied.json()],
+                                   "allowed": [allowed.status_code, allowed.json()]}))
+""")
+
+
+def test_team_role_may_execute_its_own_dags_only() -> None:
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}",
+               AIRFLOW__CORE__AUTH_MANAGER="airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager")
+    run = lambda *cmd: subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)  # noqa: E731
+    assert run("airflow", "fab-db", "migrate").returncode == 0
+    assert run("airflow-mesh", "sync-roles").returncode == 0
+    run("airflow", "users", "create", "--username", "rita", "--password", "rita-pw", "--role", "Viewer",
+        "--firstname", "Rita", "--lastname", "Risk", "--email", "rita@example.com")
+    added = run("airflow", "users", "add-role", "--username", "rita", "--role", "team:risk")
+    assert added.returncode == 0 or "already" in added.stdout + added.stderr, added.stderr
+
+    result = run(sys.executable, "-c", CLIENT)
+    line = next((ln for ln in result.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    assert line, result.stderr[-3000:]
+    r = json.loads(line[len("RESULT "):])
+    assert r["own_dags"] == ["risk_daily", "risk_merchant", "risk_weekly"]
+    assert r["own"] == {"can_execute": True, "missing_edit_on": []}
+    assert r["other"]["can_execute"] is False
+    assert "payments_hourly" in r["other"]["missing_edit_on"] and "bi_daily" in r["other"]["missing_edit_on"]
+    assert not any(d.startswith("risk_") for d in r["other"]["missing_edit_on"])
+    assert r["denied"][0] == 403 and "payments_hourly" in r["denied"][1]["detail"]["missing_edit_on"]
+    assert r["allowed"][0] == 201, r["allowed"]
