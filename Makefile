@@ -27,6 +27,8 @@ bench: $(STAMP)
 	$(PY) bench/registry_load.py
 	$(PY) bench/sensor_check.py
 	$(PY) bench/planner.py
+	$(PY) bench/spark_tracking.py 200
+	$(PY) bench/backfill_execute.py
 
 clean:
 	rm -rf $(VENV) .demo build *.egg-info

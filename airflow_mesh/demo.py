@@ -1,4 +1,4 @@
-"""Seed the demo: put the example mesh's DAGs in the metadata DB and give them a few days of history.
+"""Seed the demo: put the example mesh's DAGs in the metadata DB and give them history since the start of last month.
 
 ``make demo`` calls ``python -m airflow_mesh.demo``. History is created through
 Airflow's own run creation (:mod:`airflow_mesh.seed`) at each DAG's real
@@ -15,11 +15,18 @@ from airflow_mesh.registry import load_mesh
 from airflow_mesh.seed import seed_runs, sync_dags_to_db
 
 
-def seed_history(now: datetime, days: int = 3) -> dict[str, int]:
-    """Successful runs of every mesh DAG for the ``days`` complete days before ``now`` (and the last week/month)."""
+def history_start(now: datetime) -> datetime:
+    """The first day of the previous month: enough history that a backfill of any recent week finds
+    every input its downstream monthly, weekly and daily runs wait for."""
+    first_of_month = as_utc(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (first_of_month - timedelta(days=1)).replace(day=1)
+
+
+def seed_history(now: datetime, start: datetime | None = None) -> dict[str, int]:
+    """Successful runs of every mesh DAG from ``start`` (default :func:`history_start`) to the last complete day."""
     mesh = load_mesh()
     end = as_utc(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    start = end - timedelta(days=days)
+    start = start or history_start(now)
     counts: dict[str, int] = {}
     for dag_id, tables in mesh.tables_by_dag.items():
         grid = grid_for(mesh.tables[tables[0]].schedule)

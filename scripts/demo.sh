@@ -19,11 +19,18 @@ export PYSPARK_PYTHON="$ROOT/.venv/bin/python"
 # under a backfill of hundreds of runs (production: PostgreSQL/MySQL and the defaults).
 export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-6}"
 export AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG="${AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG:-6}"
+# One backfill transaction holds SQLite's only write lock; keep demo backfills small enough not to starve
+# the scheduler's and triggerer's heartbeats (production DBs: the default 50,000).
+export AIRFLOW__MESH__BACKFILL_MAX_RUNS="${AIRFLOW__MESH__BACKFILL_MAX_RUNS:-2000}"
 # Sensors re-check every 20 s so a demo backfill visibly completes in minutes.
 export AIRFLOW_MESH_EXAMPLE_POKE_SECONDS="${AIRFLOW_MESH_EXAMPLE_POKE_SECONDS:-20}"
 mkdir -p "$AIRFLOW_HOME"
 echo '{"admin": "admin", "viewer": "viewer"}' > "$AIRFLOW_HOME/passwords.json"
 
+if curl -fs "http://localhost:$AIRFLOW__API__PORT/api/v2/monitor/health" >/dev/null 2>&1; then
+  echo "Port $AIRFLOW__API__PORT already serves an Airflow: stop it, or run PORT=8081 make demo" >&2
+  exit 1
+fi
 .venv/bin/airflow-mesh validate
 .venv/bin/airflow db migrate >/dev/null
 AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING .venv/bin/python -m airflow_mesh.demo

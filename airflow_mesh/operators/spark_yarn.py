@@ -31,7 +31,7 @@ import hashlib
 import shutil
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from airflow.sdk import BaseOperator
