@@ -54,3 +54,13 @@ def test_mesh_api_serves_tables_and_contracts(client) -> None:
     # the cookie the Airflow UI sets authenticates the page embedded through external_views
     page = client.get("/mesh/", cookies={"_token": token("viewer")})
     assert page.status_code == 200 and "payments.transactions" in page.text
+
+
+def test_airflow_lists_the_yarn_rm_connection_type() -> None:
+    proc = subprocess.run([sys.executable, "-m", "airflow", "providers", "hooks", "-o", "json"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    hooks = json.loads(proc.stdout[proc.stdout.index("["):])
+    yarn = [h for h in hooks if h["connection_type"] == "yarn_rm"]
+    assert yarn and yarn[0]["class"] == "airflow_mesh.hooks.yarn_rm.YarnResourceManagerHook"
+    assert yarn[0]["package_name"] == "airflow-mesh"
