@@ -133,6 +133,13 @@ def test_retry_after_worker_loss_reattaches_instead_of_submitting_again(rm) -> N
     assert third.value.trigger.app_id != app_id and len(rm.apps) == 2
 
 
+def test_non_deferrable_mode_polls_on_the_worker_through_an_outage(rm) -> None:
+    rm.script_next([["ACCEPTED", "UNDEFINED"], ["OUTAGE", "2"], ["RUNNING", "UNDEFINED"], ["FINISHED", "SUCCEEDED"]])
+    op = fresh_operator(deferrable=False, poll_interval=0.01, max_backoff=0.01)
+    app_id = op.execute(context_for("manual__sync-1", d(2026, 10, 9)))
+    assert app_id == next(iter(rm.apps)) and rm.polls(app_id) == 1 + 2 + 2
+
+
 async def first_event(trigger):
     async for event in trigger.run():
         return event

@@ -41,7 +41,7 @@ class YarnRMSimulator:
         self.requests: list[tuple[str, str]] = []
         self.next_script: list[list[str]] = DEFAULT_SCRIPT
         self.outage = 0
-        self.lock = threading.Condition()
+        self.lock = threading.Lock()
         self._counter = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -73,13 +73,6 @@ class YarnRMSimulator:
             app = self.apps[app_id]
             app["script"], app["step"] = [[state, final_status]], 0
             app["diagnostics"] = diagnostics
-            self.lock.notify_all()
-
-    def wait_for(self, predicate, timeout: float = 60.0) -> None:
-        """Block until ``predicate(simulator)`` holds (woken by every request; no sleeping)."""
-        with self.lock:
-            if not self.lock.wait_for(lambda: predicate(self), timeout=timeout):
-                raise TimeoutError("the simulator never reached the expected state")
 
     def polls(self, app_id: str) -> int:
         return sum(1 for m, p in self.requests if m == "GET" and p == f"/ws/v1/cluster/apps/{app_id}")
@@ -125,16 +118,13 @@ class YarnRMSimulator:
                 url = urlparse(self.path)
                 path, query = url.path.rstrip("/"), parse_qs(url.query)
                 with sim.lock:
-                    try:
-                        if path.startswith("/sim/"):
-                            return self._control(method, path)
-                        sim.requests.append((method, path))
-                        if sim.outage > 0:
-                            sim.outage -= 1
-                            return self._send(503, {"RemoteException": {"message": "simulated RM outage"}})
-                        return self._rm(method, path, query)
-                    finally:
-                        sim.lock.notify_all()
+                    if path.startswith("/sim/"):
+                        return self._control(method, path)
+                    sim.requests.append((method, path))
+                    if sim.outage > 0:
+                        sim.outage -= 1
+                        return self._send(503, {"RemoteException": {"message": "simulated RM outage"}})
+                    return self._rm(method, path, query)
 
             def _control(self, method: str, path: str) -> None:
                 if path == "/sim/apps":
