@@ -187,3 +187,30 @@ def test_cli_backfill_run_and_status() -> None:
     refused = subprocess.run(cli + ["run", "payments.nope", "--start", "2026-07-27", "--end", "2026-07-28", "--yes"],
                              env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "'payments.nope' is neither a table" in refused.stderr
+
+
+def test_runs_before_the_dags_own_start_date_are_refused_in_the_dry_run(monkeypatch) -> None:
+    from airflow.utils.session import create_session
+
+    import airflow_mesh.backfill.execute as execute_module
+    from airflow_mesh.backfill.execute import dry_run
+
+    req = BackfillRequest(roots=["payments.transactions"], start=d(2026, 7, 1), end=d(2026, 7, 2), downstream=False)
+    plan = req.plan(load_mesh(), NOW)
+    real = execute_module.serialized_dag
+
+    class StartsLater:
+        """The DAG as if its file said start_date=2026-09-01, later than its table's mesh.start_date."""
+
+        def __init__(self, dag):
+            self._dag = dag
+            self.start_date = d(2026, 9, 1)
+
+        def __getattr__(self, name):
+            return getattr(self._dag, name)
+
+    monkeypatch.setattr(execute_module, "serialized_dag", lambda dag_id, session: StartsLater(real(dag_id, session)))
+    with create_session() as s:
+        preview = dry_run(plan, s)
+    assert preview.dags["payments_hourly"]["to_create"] is None
+    assert "DAG payments_hourly starts 2026-09-01T00:00 but the plan has runs from 2026-07-01T01:00" in preview.problems[0]

@@ -50,6 +50,18 @@ def tasks_to_clear(dag: Any, planned: DagPlan) -> list[str]:
     return sorted(out)
 
 
+def check_dag_dates(dag: Any, planned: DagPlan) -> None:
+    """Refuse, already in the dry run, runs outside the DAG's own start/end date (Airflow would not run them)."""
+    start, end = getattr(dag, "start_date", None), getattr(dag, "end_date", None)
+    first, last = planned.ranges[0].first, planned.ranges[-1].last
+    if start is not None and first < as_utc(start):
+        raise PlanNotExecutable(
+            f"DAG {dag.dag_id} starts {iso(as_utc(start))} but the plan has runs from {iso(first)}: its tables' "
+            "mesh.start_date is earlier than the DAG's start_date; align them, or start the backfill later")
+    if end is not None and last > as_utc(end):
+        raise PlanNotExecutable(f"DAG {dag.dag_id} ends {iso(as_utc(end))} but the plan has runs until {iso(last)}")
+
+
 def run_dates(dag: Any, planned: DagPlan) -> list[datetime]:
     """The logical dates of the planned runs, from the DAG's timetable; must match the plan's count."""
     dates: list[datetime] = []

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from airflow_mesh.backfill.dag_runs import (
     PlanNotExecutable,
+    check_dag_dates,
     chunks,
     count_existing,
     existing_runs,
@@ -62,6 +63,7 @@ def dry_run(plan: Plan, session) -> DryRun:
             try:
                 dag = serialized_dag(dag_id, session)
                 entry["tasks"] = tasks_to_clear(dag, p)
+                check_dag_dates(dag, p)
                 existing = count_existing(session, dag_id, p)
                 entry.update(to_clear=existing, to_create=p.runs - existing)
             except PlanNotExecutable as err:
@@ -96,6 +98,7 @@ def execute(plan: Plan, request: BackfillRequest, user: str, note: str | None = 
                 p = plan.dags[dag_id]
                 dag = serialized_dag(dag_id, session)
                 task_ids = tasks_to_clear(dag, p)
+                check_dag_dates(dag, p)
                 dates = run_dates(dag, p)
                 if request.run_backwards:
                     dates.reverse()
