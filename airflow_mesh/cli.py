@@ -149,7 +149,7 @@ def cmd_backfill_run(args: argparse.Namespace) -> int:
             print("Nothing done.")
             return 1
     try:
-        record_id = service.run(plan, req, user=f"cli:{getpass.getuser()}")
+        record_id = service.execute(plan, req, user=f"cli:{getpass.getuser()}")
     except PlanNotExecutable as err:
         print(f"error: nothing was changed: {err}", file=sys.stderr)
         return 1

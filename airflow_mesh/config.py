@@ -16,10 +16,17 @@ from pathlib import Path
 EXAMPLE_ROOT = Path(__file__).resolve().parent
 
 
-def mesh_root() -> Path:
-    value = os.environ.get("AIRFLOW__MESH__ROOT")
+def mesh_setting(key: str, default: str | None = None) -> str | None:
+    """``[mesh] <key>``: ``AIRFLOW__MESH__<KEY>`` first (no Airflow import needed), then airflow.cfg when
+    Airflow is already loaded; an empty value counts as unset."""
+    value = os.environ.get(f"AIRFLOW__MESH__{key.upper()}")
     if not value and "airflow.configuration" in sys.modules:
         from airflow.configuration import conf
 
-        value = conf.get("mesh", "root", fallback=None)
+        value = conf.get("mesh", key, fallback=None)
+    return value or default
+
+
+def mesh_root() -> Path:
+    value = mesh_setting("root")
     return Path(value).expanduser().resolve() if value else EXAMPLE_ROOT

@@ -19,7 +19,6 @@ to DAGs that have a team).
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +26,7 @@ from airflow.exceptions import AirflowClusterPolicyViolation
 from airflow.policies import hookimpl
 
 from airflow_mesh.alerts import MeshOwnerNotifier
+from airflow_mesh.config import mesh_setting
 from airflow_mesh.governance.facts import dag_facts
 from airflow_mesh.governance.rules import check_dag
 from airflow_mesh.registry import load_mesh
@@ -36,12 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def enforce_mode() -> str:
-    value = os.environ.get("AIRFLOW__MESH__ENFORCE")
-    if value is None:
-        from airflow.configuration import conf
-
-        value = conf.get("mesh", "enforce", fallback="strict")
-    value = value.strip().lower()
+    value = mesh_setting("enforce", "strict").strip().lower()
     if value not in ("strict", "warn", "off"):
         raise AirflowClusterPolicyViolation(
             f"[mesh] enforce is {value!r}; use strict, warn or off (airflow.cfg or AIRFLOW__MESH__ENFORCE)")

@@ -192,12 +192,12 @@ def test_cli_backfill_run_and_status() -> None:
 def test_runs_before_the_dags_own_start_date_are_refused_in_the_dry_run(monkeypatch) -> None:
     from airflow.utils.session import create_session
 
-    import airflow_mesh.backfill.execute as execute_module
+    import airflow_mesh.backfill.dag_runs as dag_runs
     from airflow_mesh.backfill.execute import dry_run
 
     req = BackfillRequest(roots=["payments.transactions"], start=d(2026, 7, 1), end=d(2026, 7, 2), downstream=False)
     plan = req.plan(load_mesh(), NOW)
-    real = execute_module.serialized_dag
+    real = dag_runs.serialized_dag
 
     class StartsLater:
         """The DAG as if its file said start_date=2026-09-01, later than its table's mesh.start_date."""
@@ -209,7 +209,7 @@ def test_runs_before_the_dags_own_start_date_are_refused_in_the_dry_run(monkeypa
         def __getattr__(self, name):
             return getattr(self._dag, name)
 
-    monkeypatch.setattr(execute_module, "serialized_dag", lambda dag_id, session: StartsLater(real(dag_id, session)))
+    monkeypatch.setattr(dag_runs, "serialized_dag", lambda dag_id, session: StartsLater(real(dag_id, session)))
     with create_session() as s:
         preview = dry_run(plan, s)
     assert preview.dags["payments_hourly"]["to_create"] is None

@@ -7,7 +7,6 @@ tables' ``mesh.schedule``), execution is refused rather than guessed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator
 
@@ -31,6 +30,14 @@ def serialized_dag(dag_id: str, session) -> Any:
             f"DAG {dag_id} is not in Airflow's metadata DB (not parsed yet, or it has an import error): "
             "fix or deploy it, then plan again")
     return dag
+
+
+def prepare(session, planned: DagPlan) -> tuple[Any, list[str]]:
+    """The DAG as Airflow has it and the task ids to clear, after the checks dry runs and executions share."""
+    dag = serialized_dag(planned.dag_id, session)
+    task_ids = tasks_to_clear(dag, planned)
+    check_dag_dates(dag, planned)
+    return dag, task_ids
 
 
 def tasks_to_clear(dag: Any, planned: DagPlan) -> list[str]:
@@ -77,22 +84,17 @@ def run_dates(dag: Any, planned: DagPlan) -> list[datetime]:
     return dates
 
 
-@dataclass(frozen=True)
-class ExistingRun:
-    run_id: str
-    state: str
-
-
-def existing_runs(session, dag_id: str, dates: list[datetime]) -> dict[datetime, ExistingRun]:
+def existing_runs(session, dag_id: str, dates: list[datetime]) -> dict[datetime, str]:
+    """``{logical date: run id}`` of the planned dates that already have a run."""
     from airflow.models.dagrun import DagRun
 
     if not dates:
         return {}
     rows = session.execute(
-        select(DagRun.logical_date, DagRun.run_id, DagRun.state)
+        select(DagRun.logical_date, DagRun.run_id)
         .where(DagRun.dag_id == dag_id, DagRun.logical_date >= min(dates), DagRun.logical_date <= max(dates))).all()
     wanted = set(dates)
-    return {as_utc(d): ExistingRun(r, s) for d, r, s in rows if d is not None and as_utc(d) in wanted}
+    return {as_utc(d): r for d, r in rows if d is not None and as_utc(d) in wanted}
 
 
 def count_existing(session, dag_id: str, planned: DagPlan) -> int:

@@ -15,16 +15,15 @@ from sqlalchemy import select
 
 from airflow_mesh.backfill.dag_runs import (
     PlanNotExecutable,
-    check_dag_dates,
     chunks,
     count_existing,
     existing_runs,
+    prepare,
     run_dates,
-    serialized_dag,
-    tasks_to_clear,
 )
 from airflow_mesh.backfill.records import add_record, ensure_table
 from airflow_mesh.backfill.request import BackfillRequest
+from airflow_mesh.config import mesh_setting
 from airflow_mesh.intervals import iso
 from airflow_mesh.planner.plan import Plan
 
@@ -34,14 +33,7 @@ RUN_ID_PREFIX = "mesh_backfill__"
 
 def max_runs() -> int:
     """``[mesh] backfill_max_runs``: the largest plan executed in one transaction (split bigger ones)."""
-    import os
-
-    value = os.environ.get("AIRFLOW__MESH__BACKFILL_MAX_RUNS")
-    if value is None:
-        from airflow.configuration import conf
-
-        value = conf.get("mesh", "backfill_max_runs", fallback=str(DEFAULT_MAX_RUNS))
-    return int(value)
+    return int(mesh_setting("backfill_max_runs", str(DEFAULT_MAX_RUNS)))
 
 
 @dataclass
@@ -61,9 +53,7 @@ def dry_run(plan: Plan, session) -> DryRun:
                      "reads": p.reads, "runs": p.runs,
                      "ranges": [{"first": iso(r.first), "last": iso(r.last), "count": r.count} for r in p.ranges]}
             try:
-                dag = serialized_dag(dag_id, session)
-                entry["tasks"] = tasks_to_clear(dag, p)
-                check_dag_dates(dag, p)
+                _, entry["tasks"] = prepare(session, p)
                 existing = count_existing(session, dag_id, p)
                 entry.update(to_clear=existing, to_create=p.runs - existing)
             except PlanNotExecutable as err:
@@ -96,9 +86,7 @@ def execute(plan: Plan, request: BackfillRequest, user: str, note: str | None = 
         for wave, dag_ids in enumerate(plan.waves):
             for dag_id in dag_ids:
                 p = plan.dags[dag_id]
-                dag = serialized_dag(dag_id, session)
-                task_ids = tasks_to_clear(dag, p)
-                check_dag_dates(dag, p)
+                dag, task_ids = prepare(session, p)
                 dates = run_dates(dag, p)
                 if request.run_backwards:
                     dates.reverse()
@@ -115,7 +103,7 @@ def execute(plan: Plan, request: BackfillRequest, user: str, note: str | None = 
                         runs.append([dag_id, dr.run_id, wave, "created"])
                         created += 1
                     else:
-                        to_clear.append((date, have[date].run_id))
+                        to_clear.append((date, have[date]))
                 for part in chunks(to_clear):
                     run_ids = [r for _, r in part]
                     tis = session.scalars(select(TI).where(

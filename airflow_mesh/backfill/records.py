@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert, select
 
+from airflow_mesh.backfill.dag_runs import chunks
+
 metadata = MetaData()
 mesh_backfill = Table(
     "mesh_backfill", metadata,
@@ -69,10 +71,6 @@ def get_record(session, record_id: int) -> dict | None:
     return _row_to_dict(row, with_runs=True) if row else None
 
 
-FINISHED_OK = "success"
-FAILED = "failed"
-
-
 def progress(session, record: dict) -> dict:
     """Runs done/running/queued/failed per DAG and per wave, from the runs' live states."""
     from airflow.models.dagrun import DagRun
@@ -85,8 +83,7 @@ def progress(session, record: dict) -> dict:
             wave_of[dag_id] = wave
     states: dict[tuple[str, str], str] = {}
     for dag_id, run_ids in by_dag.items():
-        for i in range(0, len(run_ids), 500):
-            part = run_ids[i:i + 500]
+        for part in chunks(run_ids):
             for r, s in session.execute(select(DagRun.run_id, DagRun.state).where(
                     DagRun.dag_id == dag_id, DagRun.run_id.in_(part))).all():
                 states[(dag_id, r)] = str(s)

@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Callable
 
 from airflow_mesh.backfill.execute import dry_run, execute
+
+__all__ = ["describe", "execute", "make_plan", "plan_edges"]
 from airflow_mesh.backfill.request import BackfillRequest
 from airflow_mesh.intervals import UTC, iso
 from airflow_mesh.planner.plan import Plan
@@ -49,7 +51,3 @@ def describe(plan: Plan, request: BackfillRequest, may_edit: Callable[[str], boo
         "permission": {"can_execute": not missing and not preview.problems and plan.runs > 0,
                        "missing_edit_on": missing},
     }
-
-
-def run(plan: Plan, request: BackfillRequest, user: str) -> int:
-    return execute(plan, request, user=user)

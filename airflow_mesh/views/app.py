@@ -20,16 +20,12 @@ from airflow.api_fastapi.core_api.security import GetUserDep
 from airflow_mesh.registry import UnknownTableError, load_mesh
 from airflow_mesh.views.backfill_api import build_router
 from airflow_mesh.views.map_data import mesh_map
-from airflow_mesh.views.pages import STATIC, render
+from airflow_mesh.views.pages import STATIC, base_of, render
 from airflow_mesh.views.run_states import latest_producer_states
 
 
 def readable_dags(user, dag_ids: set[str]) -> set[str]:
     return get_auth_manager().filter_authorized_dag_ids(dag_ids=dag_ids, user=user, method="GET")
-
-
-def base_of(request: Request) -> str:
-    return request.scope.get("root_path", "").rstrip("/")
 
 
 def create_mesh_app() -> FastAPI:

@@ -13,7 +13,7 @@ host. Requests with a bearer token are not cookie-borne and need neither.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Callable
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, HTTPException, Request
@@ -29,7 +29,7 @@ from airflow_mesh.backfill.dag_runs import PlanNotExecutable
 from airflow_mesh.backfill.request import BackfillRequest
 from airflow_mesh.planner.plan import UnknownRootError
 from airflow_mesh.registry import MeshValidationError, load_mesh
-from airflow_mesh.views.pages import render
+from airflow_mesh.views.pages import base_of, render
 
 CSRF_HEADER = "X-Requested-By"
 
@@ -51,7 +51,7 @@ def csrf_guard(request: Request) -> None:
         raise HTTPException(403, f"cross-origin request from {origin} refused")
 
 
-def editor_check(user) -> Any:
+def editor_check(user) -> Callable[[str], bool]:
     manager = get_auth_manager()
     return lambda dag_id: manager.is_authorized_dag(method="PUT", details=DagDetails(id=dag_id), user=user)
 
@@ -92,7 +92,7 @@ def build_router() -> APIRouter:
             raise HTTPException(409, f"the plan now has {plan.runs} runs, not the {body.confirm_runs} you confirmed "
                                      "(runs were created or the registry changed): review the dry run again")
         try:
-            record_id = service.run(plan, body.request, user=user.get_name())
+            record_id = service.execute(plan, body.request, user=user.get_name())
         except PlanNotExecutable as err:
             raise HTTPException(422, f"nothing was changed: {err}")
         return {"id": record_id, "runs": plan.runs, "dags": len(plan.dags)}
@@ -123,7 +123,7 @@ def build_router() -> APIRouter:
         """Choose roots, range and options; dry-run; execute with confirmation."""
         mesh = load_mesh()
         choices = sorted(mesh.tables) + sorted(mesh.tables_by_dag) + sorted({t.producer for t in mesh.tables.values()})
-        return render("backfill.html", request.scope.get("root_path", "").rstrip("/"),
+        return render("backfill.html", base_of(request),
                       {"choices": choices, "teams": sorted(mesh.teams), "csrf_header": CSRF_HEADER})
 
     @router.get("/backfill/history", response_class=HTMLResponse)
@@ -133,10 +133,10 @@ def build_router() -> APIRouter:
         ensure_table()
         with _session() as s:
             rows = list_records(s, 200)
-        return render("history.html", request.scope.get("root_path", "").rstrip("/"), rows)
+        return render("history.html", base_of(request), rows)
 
     @router.get("/backfill/{record_id}", response_class=HTMLResponse)
     def progress_page(record_id: int, request: Request, user: GetUserDep) -> str:
-        return render("progress.html", request.scope.get("root_path", "").rstrip("/"), {"id": record_id})
+        return render("progress.html", base_of(request), {"id": record_id})
 
     return router
