@@ -298,3 +298,12 @@ def test_sync_roles_on_a_real_fab_db_is_idempotent_and_revokes_moved_dags(airflo
     assert _role_perms(db, "team:risk") == risk
     third = subprocess.run(["airflow-mesh", "sync-roles"], env=env, capture_output=True, text=True, timeout=300)
     assert "0 change(s)" in third.stdout
+
+
+def test_a_mistyped_enforce_setting_is_named(planted: Path, monkeypatch) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("AIRFLOW__MESH__ENFORCE", "strickt")
+    bag = DagBag(str(planted / "misc"))
+    assert bag.dags == {}
+    assert "[mesh] enforce is 'strickt'; use strict, warn or off" in next(iter(bag.import_errors.values()))
