@@ -1,1 +1,0 @@
-"""Spark applications of the example mesh (submitted by ``SparkYarnOperator``)."""
