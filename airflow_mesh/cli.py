@@ -12,9 +12,9 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from airflow_mesh.config import mesh_root
-from airflow_mesh.registry import UnknownTableError, load_mesh, validate_root
-from airflow_mesh.registry.models import MeshValidationError
+from airflow_mesh.settings import mesh_root
+from airflow_mesh.core.registry import UnknownTableError, load_mesh, validate_root
+from airflow_mesh.core.registry.models import MeshValidationError
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -74,7 +74,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def _utc(value: str):
-    from airflow_mesh.intervals import as_utc
+    from airflow_mesh.core.intervals import as_utc
 
     try:
         return as_utc(datetime.fromisoformat(value))
@@ -84,8 +84,8 @@ def _utc(value: str):
 
 @reports_registry_errors
 def cmd_backfill_plan(args: argparse.Namespace) -> int:
-    from airflow_mesh.intervals import UTC, Period, iso
-    from airflow_mesh.planner import plan_backfill
+    from airflow_mesh.core.intervals import UTC, Period, iso
+    from airflow_mesh.core.planner import plan_backfill
 
     if args.end <= args.start:
         print(f"error: --end {iso(args.end)} is not after --start {iso(args.start)}", file=sys.stderr)

@@ -3,12 +3,12 @@
 Applied by Airflow wherever a DAG file is parsed into a DagBag: the dag processor,
 workers, ``airflow dags test`` and ``airflow-mesh check``. It
 
-* rejects a DAG that breaks an ownership rule (:mod:`airflow_mesh.governance.rules`),
+* rejects a DAG that breaks an ownership rule (:mod:`airflow_mesh.core.rules`),
   with every violation in one message, so the DAG fails to import and its file and
   lines show as an import error in the UI;
 * applies the owning team's defaults (owner, queue, pool, retries, retry delay) to
   every task that did not set them itself (explicitly or through ``default_args``);
-* attaches :class:`~airflow_mesh.alerts.MeshOwnerNotifier` as a failure callback.
+* attaches :class:`~airflow_mesh.notifications.owner.MeshOwnerNotifier` as a failure callback.
 
 ``[mesh] enforce`` (``AIRFLOW__MESH__ENFORCE``): ``strict`` (default) rejects;
 ``warn`` logs the violations and lets the DAG import (for migrating an existing
@@ -25,12 +25,12 @@ from typing import Any
 from airflow.exceptions import AirflowClusterPolicyViolation
 from airflow.policies import hookimpl
 
-from airflow_mesh.alerts import MeshOwnerNotifier
-from airflow_mesh.config import mesh_setting
+from airflow_mesh.notifications.owner import MeshOwnerNotifier
+from airflow_mesh.settings import mesh_setting
 from airflow_mesh.governance.facts import dag_facts
-from airflow_mesh.governance.rules import check_dag
-from airflow_mesh.registry import load_mesh
-from airflow_mesh.registry.models import TaskDefaults
+from airflow_mesh.core.rules import check_dag
+from airflow_mesh.core.registry import load_mesh
+from airflow_mesh.core.registry.models import TaskDefaults
 
 log = logging.getLogger(__name__)
 

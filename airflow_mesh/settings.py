@@ -1,8 +1,8 @@
 """Where the mesh registry lives, read the way Airflow reads its own settings.
 
 ``[mesh] root`` in airflow.cfg, or the environment variable ``AIRFLOW__MESH__ROOT``
-(Airflow's usual ``AIRFLOW__<SECTION>__<KEY>`` form). Default: the example mesh
-shipped inside this package, so ``make demo`` works with no configuration.
+(Airflow's usual ``AIRFLOW__<SECTION>__<KEY>`` form). There is no default: the example mesh
+lives in the repository, not in the package.
 The environment is read first so pure code (CLI, planner, benchmarks) needs no
 Airflow import.
 """
@@ -13,7 +13,10 @@ import os
 import sys
 from pathlib import Path
 
-EXAMPLE_ROOT = Path(__file__).resolve().parent
+
+
+class MeshNotConfigured(RuntimeError):
+    """No registry is configured: the mesh stays out of the way until one is."""
 
 
 def mesh_setting(key: str, default: str | None = None) -> str | None:
@@ -29,4 +32,7 @@ def mesh_setting(key: str, default: str | None = None) -> str | None:
 
 def mesh_root() -> Path:
     value = mesh_setting("root")
-    return Path(value).expanduser().resolve() if value else EXAMPLE_ROOT
+    if not value:
+        raise MeshNotConfigured("no mesh registry is configured: set [mesh] root (AIRFLOW__MESH__ROOT) to the folder "
+                                "holding teams/ and ddl/")
+    return Path(value).expanduser().resolve()

@@ -9,6 +9,11 @@ Run: .venv/bin/python bench/backfill_execute.py
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path as _Path
+
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1] / "scripts"))  # seed.py: demo/test tooling, not in the wheel
+
 import os
 import tempfile
 import time
@@ -18,7 +23,8 @@ from pathlib import Path
 HOME = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
 os.environ.update({
     "AIRFLOW_HOME": str(HOME), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parents[1] / "airflow_mesh" / "dags"),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parents[1] / "dags"),
+    "AIRFLOW__MESH__ROOT": str(Path(__file__).resolve().parents[1]),
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR", "AIRFLOW_MESH_CACHE_DIR": str(HOME / "cache"),
 })
 
@@ -31,9 +37,9 @@ def main() -> None:
 
     from airflow_mesh.backfill.execute import execute
     from airflow_mesh.backfill.request import BackfillRequest
-    from airflow_mesh.intervals import UTC
-    from airflow_mesh.registry import load_mesh
-    from airflow_mesh.seed import sync_dags_to_db
+    from airflow_mesh.core.intervals import UTC
+    from airflow_mesh.core.registry import load_mesh
+    from seed import sync_dags_to_db
 
     resetdb()
     sync_dags_to_db()

@@ -19,9 +19,9 @@ from synthetic_mesh import generate  # noqa: E402
 
 
 def main() -> None:
-    from airflow_mesh.intervals import UTC, Period
-    from airflow_mesh.planner import plan_backfill
-    from airflow_mesh.registry.loader import load_mesh
+    from airflow_mesh.core.intervals import UTC, Period
+    from airflow_mesh.core.planner import plan_backfill
+    from airflow_mesh.core.registry.loader import load_mesh
 
     now = datetime(2026, 11, 23, tzinfo=UTC)
     year = Period(datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))

@@ -31,7 +31,7 @@ def main() -> None:
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["AIRFLOW_MESH_CACHE_DIR"] = str(Path(tmp) / "cache")
-        from airflow_mesh.registry.loader import clear_memory_cache, load_mesh, validate_root
+        from airflow_mesh.core.registry.loader import clear_memory_cache, load_mesh, validate_root
 
         root = generate(Path(tmp) / "mesh", args.tables)
         cold, (mesh, errors) = timed(lambda: validate_root(root))

@@ -9,6 +9,11 @@ Run: .venv/bin/python bench/sensor_check.py [--triggers 1000]
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path as _Path
+
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1] / "scripts"))  # seed.py: demo/test tooling, not in the wheel
+
 import argparse
 import asyncio
 import gc
@@ -22,7 +27,8 @@ from pathlib import Path
 
 HOME = Path(tempfile.mkdtemp(prefix="mesh-bench-"))
 os.environ.update({"AIRFLOW_HOME": str(HOME), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                   "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parents[1] / "airflow_mesh" / "dags"),
+                   "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parents[1] / "dags"),
+    "AIRFLOW__MESH__ROOT": str(Path(__file__).resolve().parents[1]),
                    "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR", "AIRFLOW_MESH_CACHE_DIR": str(HOME / "cache")})
 
 
@@ -37,9 +43,9 @@ def main() -> None:
     from airflow.utils.db import resetdb
 
     from airflow_mesh import coverage
-    from airflow_mesh.intervals import UTC, Period
-    from airflow_mesh.registry import load_mesh
-    from airflow_mesh.seed import seed_runs, sync_dags_to_db
+    from airflow_mesh.core.intervals import UTC, Period
+    from airflow_mesh.core.registry import load_mesh
+    from seed import seed_runs, sync_dags_to_db
     from airflow_mesh.triggers.table_trigger import TableCoverageTrigger, fetch_task_states
 
     resetdb()

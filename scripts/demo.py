@@ -1,18 +1,23 @@
 """Seed the demo: put the example mesh's DAGs in the metadata DB and give them history since the start of last month.
 
-``make demo`` calls ``python -m airflow_mesh.demo``. History is created through
-Airflow's own run creation (:mod:`airflow_mesh.seed`) at each DAG's real
+``make demo`` calls ``python scripts/demo.py``. History is created through
+Airflow's own run creation (``scripts/seed.py``) at each DAG's real
 schedule ticks, so the grid view, the table sensors and the backfill planner
 see the same runs the scheduler would have made.
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path as _Path
+
+sys.path.insert(0, str(_Path(__file__).resolve().parents[1] / "scripts"))  # seed.py: demo/test tooling, not in the wheel
+
 from datetime import datetime, timedelta
 
-from airflow_mesh.intervals import UTC, as_utc, grid_for
-from airflow_mesh.registry import load_mesh
-from airflow_mesh.seed import seed_runs, sync_dags_to_db
+from airflow_mesh.core.intervals import UTC, as_utc, grid_for
+from airflow_mesh.core.registry import load_mesh
+from seed import seed_runs, sync_dags_to_db
 
 
 def history_start(now: datetime) -> datetime:

@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 export PATH="$ROOT/.venv/bin:$PATH"   # airflow standalone starts its components as `airflow ...` subprocesses
 export AIRFLOW_HOME="$ROOT/.demo/airflow"
-export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/airflow_mesh/dags"
+export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
+export AIRFLOW__MESH__ROOT="$ROOT"          # the example registry: teams/ and ddl/ at the top level
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,viewer:viewer"
@@ -33,7 +34,7 @@ if curl -fs "http://localhost:$AIRFLOW__API__PORT/api/v2/monitor/health" >/dev/n
 fi
 .venv/bin/airflow-mesh validate
 .venv/bin/airflow db migrate >/dev/null
-AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING .venv/bin/python -m airflow_mesh.demo
+AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING .venv/bin/python scripts/demo.py
 
 .venv/bin/airflow standalone > "$AIRFLOW_HOME/standalone.log" 2>&1 &
 PID=$!

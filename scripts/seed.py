@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable
 
-from airflow_mesh.intervals import as_utc
+from airflow_mesh.core.intervals import as_utc
 
 
 def sync_dags_to_db() -> list[str]:

@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_ROOT = ROOT  # the example registry (teams/, ddl/) and DAGs (dags/) live at the repository's top level
+sys.path.insert(0, str(ROOT / "scripts"))  # seed.py: demo and test tooling, not part of the wheel
 HOME = Path(tempfile.mkdtemp(prefix="airflow-mesh-test-home-"))
 os.environ.update({
     "AIRFLOW_HOME": str(HOME),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "airflow_mesh" / "dags"),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
     "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
     "AIRFLOW_MESH_WAREHOUSE": str(HOME / "warehouse"),
@@ -34,7 +36,7 @@ os.environ.update({
     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(HOME / "passwords.json"),
 })
 (HOME / "passwords.json").write_text('{"admin": "admin-pw", "viewer": "viewer-pw"}')
-os.environ.pop("AIRFLOW__MESH__ROOT", None)
+os.environ["AIRFLOW__MESH__ROOT"] = str(EXAMPLE_ROOT)
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +44,7 @@ def airflow_db() -> Path:
     """Migrate a fresh metadata DB once per session and load the example DAGs into it."""
     from airflow.utils.db import resetdb
 
-    from airflow_mesh.seed import sync_dags_to_db
+    from seed import sync_dags_to_db
 
     resetdb()
     sync_dags_to_db()

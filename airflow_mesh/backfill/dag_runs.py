@@ -12,9 +12,9 @@ from typing import Any, Iterator
 
 from sqlalchemy import func, select
 
-from airflow_mesh.registry.models import MESH_URI_PREFIX
-from airflow_mesh.intervals import as_utc, iso
-from airflow_mesh.planner.plan import DagPlan
+from airflow_mesh.core.registry.models import MESH_URI_PREFIX
+from airflow_mesh.core.intervals import as_utc, iso
+from airflow_mesh.core.planner.plan import DagPlan
 
 
 class PlanNotExecutable(ValueError):

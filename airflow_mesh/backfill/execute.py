@@ -23,9 +23,9 @@ from airflow_mesh.backfill.dag_runs import (
 )
 from airflow_mesh.backfill.records import add_record, ensure_table
 from airflow_mesh.backfill.request import BackfillRequest
-from airflow_mesh.config import mesh_setting
-from airflow_mesh.intervals import iso
-from airflow_mesh.planner.plan import Plan
+from airflow_mesh.settings import mesh_setting
+from airflow_mesh.core.intervals import iso
+from airflow_mesh.core.planner.plan import Plan
 
 DEFAULT_MAX_RUNS = 50_000
 RUN_ID_PREFIX = "mesh_backfill__"

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from airflow_mesh.intervals import Period, as_utc
-from airflow_mesh.planner.plan import Plan, plan_backfill
-from airflow_mesh.registry.mesh import Mesh
+from airflow_mesh.core.intervals import Period, as_utc
+from airflow_mesh.core.planner.plan import Plan, plan_backfill
+from airflow_mesh.core.registry.mesh import Mesh
 
 
 class BackfillRequest(BaseModel):

@@ -14,9 +14,9 @@ from airflow_mesh.backfill.execute import dry_run, execute
 
 __all__ = ["describe", "execute", "make_plan", "plan_edges"]
 from airflow_mesh.backfill.request import BackfillRequest
-from airflow_mesh.intervals import UTC, iso
-from airflow_mesh.planner.plan import Plan
-from airflow_mesh.registry import load_mesh
+from airflow_mesh.core.intervals import UTC, iso
+from airflow_mesh.core.planner.plan import Plan
+from airflow_mesh.core.registry import load_mesh
 
 
 def plan_edges(plan: Plan) -> list[dict]:

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable
 
-from airflow_mesh.intervals import Period, grid_for, iso, runs_overlapping
-from airflow_mesh.registry.mesh import Mesh
+from airflow_mesh.core.intervals import Period, grid_for, iso, runs_overlapping
+from airflow_mesh.core.registry.mesh import Mesh
 
 #: Logical dates sent per Execution API call. The calls are GETs with the dates as
 #: query parameters; 100 keeps the URL under ~5 kB, well inside HTTP server limits.

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from airflow_mesh.registry.mesh import Mesh
+from airflow_mesh.core.registry.mesh import Mesh
 
 TEAM_TAG_PREFIX = "team:"
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from airflow_mesh.ownership import TEAM_TAG_PREFIX, declared_teams
-from airflow_mesh.registry.mesh import Mesh
+from airflow_mesh.core.ownership import TEAM_TAG_PREFIX, declared_teams
+from airflow_mesh.core.registry.mesh import Mesh
 
 
 @dataclass(frozen=True)

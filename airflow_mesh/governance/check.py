@@ -43,8 +43,8 @@ def check_folder(folder: Path) -> tuple[int, list[Finding]]:
     from airflow.dag_processing.dagbag import DagBag
 
     from airflow_mesh.governance.facts import dag_facts
-    from airflow_mesh.governance.rules import check_dag
-    from airflow_mesh.registry import load_mesh
+    from airflow_mesh.core.rules import check_dag
+    from airflow_mesh.core.registry import load_mesh
 
     folder = folder.resolve()
     bag = DagBag(str(folder), safe_mode=False)

@@ -3,15 +3,15 @@
 A task writes the mesh tables among its outlets and reads those among its inlets
 (``ProduceTableOperator``, ``TableSensor`` and the Spark operator set these from
 the registry; any other operator can declare them with
-:func:`airflow_mesh.assets.table_asset`).
+:func:`airflow_mesh.utils.assets.table_asset`).
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-from airflow_mesh.registry.models import MESH_URI_PREFIX
-from airflow_mesh.governance.rules import DagFacts, TaskFacts
+from airflow_mesh.core.registry.models import MESH_URI_PREFIX
+from airflow_mesh.core.rules import DagFacts, TaskFacts
 
 
 def _tables(assets: Iterable[Any]) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ edit (read, edit, delete; create/read/delete runs) on the DAGs the team owns, re
 every other DAG. It is idempotent, and removes a role's DAG permissions that no longer
 match (a DAG that changed owner, or was deleted). Users get the built-in ``Viewer``
 role (menus, logs, browsing) plus their team's role. Ownership comes from the same
-rule as everywhere else (:func:`airflow_mesh.ownership.team_of_dag`), applied to the
+rule as everywhere else (:func:`airflow_mesh.core.ownership.team_of_dag`), applied to the
 DAGs in the metadata DB.
 
 Under SimpleAuthManager there are no per-DAG permissions: its fixed roles (viewer,
@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from airflow_mesh.ownership import team_of_dag
-from airflow_mesh.registry.mesh import Mesh
+from airflow_mesh.core.ownership import team_of_dag
+from airflow_mesh.core.registry.mesh import Mesh
 
 ROLE_PREFIX = "team:"
 DAG_PREFIX = "DAG:"
@@ -129,7 +129,7 @@ def sync_roles_from_db(dry_run: bool = False) -> SyncReport:
     """The CLI's entry: read DAGs from the metadata DB and sync the roles through FAB's security manager."""
     from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
 
-    from airflow_mesh.registry import load_mesh
+    from airflow_mesh.core.registry import load_mesh
 
     wanted, unowned = desired_permissions(load_mesh(), dags_in_db())
     with get_application_builder() as appbuilder:

@@ -22,7 +22,7 @@ import httpx
 
 from airflow.sdk import BaseNotifier
 
-from airflow_mesh.registry import load_mesh
+from airflow_mesh.core.registry import load_mesh
 
 
 def alert_text(team: str, context: dict[str, Any]) -> tuple[str, dict[str, Any]]:

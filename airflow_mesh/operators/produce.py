@@ -11,10 +11,10 @@ from typing import Any, Callable
 
 from airflow.sdk import BaseOperator
 
-from airflow_mesh.assets import table_asset
-from airflow_mesh.intervals import grid_for, partition_value
-from airflow_mesh.registry import Table, load_mesh
-from airflow_mesh.runtime import run_period
+from airflow_mesh.utils.assets import table_asset
+from airflow_mesh.core.intervals import grid_for, partition_value
+from airflow_mesh.core.registry import Table, load_mesh
+from airflow_mesh.utils.run_period import run_period
 
 
 class NotProducerError(ValueError):
@@ -47,7 +47,7 @@ class ProduceTableOperator(BaseOperator):
         super().__init__(**kwargs)
         check_producer(self, t)
         if python_callable is None:
-            from airflow_mesh.example_jobs import write_partition
+            from airflow_mesh.testing.local_warehouse import write_partition
 
             python_callable = write_partition
         self.table = t.name

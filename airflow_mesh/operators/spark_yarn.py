@@ -38,10 +38,10 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowTaskTimeout
 
 from airflow_mesh.hooks.yarn_rm import RMClient, RMUnavailable, YarnApp, YarnResourceManagerHook
-from airflow_mesh.intervals import grid_for, iso, partition_value
+from airflow_mesh.core.intervals import grid_for, iso, partition_value
 from airflow_mesh.operators.produce import check_producer, with_table_outlet
-from airflow_mesh.registry import load_mesh
-from airflow_mesh.runtime import run_period
+from airflow_mesh.core.registry import load_mesh
+from airflow_mesh.utils.run_period import run_period
 from airflow_mesh.triggers.yarn_trigger import YarnApplicationTrigger
 
 TAG_PREFIX = "airflow-mesh-"

@@ -3,7 +3,7 @@
 ``TableSensor(table="payments.transactions")`` looks up the table's producer task
 and schedule in the registry, works out which producer runs cover this run's
 period (24 hourly runs for a daily consumer, the covering daily run for an hourly
-one, ...; see :mod:`airflow_mesh.intervals`) and succeeds when all succeeded.
+one, ...; see :mod:`airflow_mesh.core.intervals`) and succeeds when all succeeded.
 It fails at once when one of them failed, naming the owning team and its contact.
 """
 
@@ -15,8 +15,8 @@ from typing import Any, Sequence
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 from airflow.sdk.bases.sensor import BaseSensorOperator
 
-from airflow_mesh.assets import table_asset
-from airflow_mesh.coverage import (
+from airflow_mesh.utils.assets import table_asset
+from airflow_mesh.core.coverage import (
     DEFAULT_FAILED_STATES,
     DataUnavailable,
     Requirement,
@@ -24,9 +24,9 @@ from airflow_mesh.coverage import (
     evaluate,
     requirements_for,
 )
-from airflow_mesh.ownership import team_of_dag
-from airflow_mesh.registry import load_mesh
-from airflow_mesh.runtime import run_period
+from airflow_mesh.core.ownership import team_of_dag
+from airflow_mesh.core.registry import load_mesh
+from airflow_mesh.utils.run_period import run_period
 from airflow_mesh.triggers.table_trigger import TableCoverageTrigger, fetch_task_states
 
 

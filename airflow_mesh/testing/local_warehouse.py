@@ -13,8 +13,8 @@ import json
 import os
 from pathlib import Path
 
-from airflow_mesh.intervals import Period
-from airflow_mesh.registry import load_mesh
+from airflow_mesh.core.intervals import Period
+from airflow_mesh.core.registry import load_mesh
 
 
 def warehouse() -> Path:

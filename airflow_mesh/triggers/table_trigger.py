@@ -14,7 +14,7 @@ from asgiref.sync import sync_to_async
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_mesh.coverage import DEFAULT_FAILED_STATES, Requirement, evaluate
+from airflow_mesh.core.coverage import DEFAULT_FAILED_STATES, Requirement, evaluate
 
 
 def fetch_task_states(dag_id: str, task_id: str, logical_dates: list) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
-from airflow_mesh.registry.models import MESH_URI_PREFIX, Table
+from airflow_mesh.core.registry.models import MESH_URI_PREFIX, Table
 
 __all__ = ["MESH_URI_PREFIX", "table_asset"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_mesh.intervals import Period, as_utc, grid_for, period_of_run
+from airflow_mesh.core.intervals import Period, as_utc, grid_for, period_of_run
 
 
 class PeriodUnknownError(ValueError):
@@ -12,7 +12,7 @@ class PeriodUnknownError(ValueError):
 
 
 def run_period(context: Any, schedule: str | None = None) -> Period:
-    """The period the current run covers (see :mod:`airflow_mesh.intervals`).
+    """The period the current run covers (see :mod:`airflow_mesh.core.intervals`).
 
     A non-empty data interval (``CronDataIntervalTimetable``, or a
     ``CronTriggerTimetable`` with ``interval=``) is taken as is. Otherwise, the

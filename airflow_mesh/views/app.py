@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.core_api.security import GetUserDep
 
-from airflow_mesh.registry import UnknownTableError, load_mesh
+from airflow_mesh.core.registry import UnknownTableError, load_mesh
 from airflow_mesh.views.backfill_api import build_router
 from airflow_mesh.views.map_data import mesh_map
 from airflow_mesh.views.pages import STATIC, base_of, render

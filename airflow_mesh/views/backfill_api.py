@@ -27,8 +27,8 @@ from airflow.api_fastapi.core_api.security import GetUserDep
 from airflow_mesh.backfill import service
 from airflow_mesh.backfill.dag_runs import PlanNotExecutable
 from airflow_mesh.backfill.request import BackfillRequest
-from airflow_mesh.planner.plan import UnknownRootError
-from airflow_mesh.registry import MeshValidationError, load_mesh
+from airflow_mesh.core.planner.plan import UnknownRootError
+from airflow_mesh.core.registry import MeshValidationError, load_mesh
 from airflow_mesh.views.pages import base_of, render
 
 CSRF_HEADER = "X-Requested-By"

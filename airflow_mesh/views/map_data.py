@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_mesh.registry.mesh import Mesh
+from airflow_mesh.core.registry.mesh import Mesh
 
 
 def mesh_map(mesh: Mesh, states: dict[tuple[str, str], dict], readable_dags: set[str]) -> dict[str, Any]:

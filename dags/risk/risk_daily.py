@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG
 
-import airflow_mesh.jobs
 from airflow_mesh.operators import SparkYarnOperator
 from airflow_mesh.sensors import TableSensor
 
@@ -29,7 +28,8 @@ with DAG(
     score_fraud = SparkYarnOperator(
         task_id="score_fraud",
         table="risk.fraud_scores_daily",
-        application=os.path.join(os.path.dirname(airflow_mesh.jobs.__file__), "fraud_scores.py"),
+        # The PySpark job lives beside the DAGs, in the repository's jobs/ folder.
+        application=os.path.join(os.path.dirname(__file__), "..", "..", "jobs", "fraud_scores.py"),
         poll_interval=POKE_SECONDS,
         execution_timeout=timedelta(hours=6),
     )

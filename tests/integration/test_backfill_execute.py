@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from airflow_mesh.backfill.request import BackfillRequest
-from airflow_mesh.intervals import UTC
-from airflow_mesh.registry import load_mesh
+from airflow_mesh.core.intervals import UTC
+from airflow_mesh.core.registry import load_mesh
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 NOW = datetime.now(UTC)
@@ -54,7 +54,7 @@ def test_tasks_to_clear_are_the_readers_of_affected_inputs_and_their_downstream(
 def test_execute_clears_existing_runs_creates_missing_ones_and_is_idempotent() -> None:
     from airflow_mesh.backfill.execute import execute
     from airflow_mesh.backfill.records import get_record, progress
-    from airflow_mesh.seed import seed_runs
+    from seed import seed_runs
     from airflow.utils.session import create_session
 
     day = d(2026, 7, 6)
@@ -102,7 +102,7 @@ def test_a_failure_midway_changes_nothing(monkeypatch) -> None:
 
     from airflow_mesh.backfill.execute import execute
     from airflow_mesh.backfill.records import ensure_table, list_records
-    from airflow_mesh.seed import seed_runs
+    from seed import seed_runs
 
     day = d(2026, 7, 13)
     seed_runs("payments_hourly", [day + timedelta(hours=h) for h in range(1, 25)])
@@ -137,7 +137,7 @@ def test_only_failed_skips_runs_whose_tasks_all_succeeded() -> None:
 
     from airflow_mesh.backfill.execute import execute
     from airflow_mesh.backfill.records import get_record
-    from airflow_mesh.seed import seed_runs
+    from seed import seed_runs
 
     day = d(2026, 7, 20)
     ticks = [day + timedelta(hours=h) for h in range(1, 25)]

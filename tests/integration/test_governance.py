@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from airflow_mesh.governance.rules import DagFacts, TaskFacts, check_dag
-from airflow_mesh.intervals import UTC
-from airflow_mesh.registry import load_mesh
+from airflow_mesh.core.rules import DagFacts, TaskFacts, check_dag
+from airflow_mesh.core.intervals import UTC
+from airflow_mesh.core.registry import load_mesh
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 # One planted violation per rule, as a team member would write it.
@@ -38,8 +38,8 @@ PLANTED = {
         from datetime import datetime
         from airflow.sdk import DAG
         from airflow.providers.standard.operators.empty import EmptyOperator
-        from airflow_mesh.assets import table_asset
-        from airflow_mesh.registry import load_mesh
+        from airflow_mesh.utils.assets import table_asset
+        from airflow_mesh.core.registry import load_mesh
 
         with DAG(dag_id="payments_overwrite", schedule="@daily", start_date=datetime(2026, 1, 1)):
             EmptyOperator(task_id="fix_scores", outlets=[table_asset(load_mesh().table("risk.fraud_scores_daily"))])
@@ -48,8 +48,8 @@ PLANTED = {
         from datetime import datetime
         from airflow.sdk import DAG
         from airflow.providers.standard.operators.empty import EmptyOperator
-        from airflow_mesh.assets import table_asset
-        from airflow_mesh.registry import load_mesh
+        from airflow_mesh.utils.assets import table_asset
+        from airflow_mesh.core.registry import load_mesh
 
         with DAG(dag_id="bi_peek", schedule="@weekly", start_date=datetime(2026, 1, 1)):
             EmptyOperator(task_id="read_ratio", inlets=[table_asset(load_mesh().table("risk.chargeback_ratio_weekly"))])
@@ -103,9 +103,9 @@ def test_rules_reject_two_teams_and_non_producers() -> None:
 def test_example_mesh_imports_with_team_defaults_and_owner_alerts() -> None:
     from airflow.dag_processing.dagbag import DagBag
 
-    from airflow_mesh.alerts import MeshOwnerNotifier
+    from airflow_mesh.notifications.owner import MeshOwnerNotifier
 
-    bag = DagBag(str(ROOT / "airflow_mesh" / "dags"))
+    bag = DagBag(str(ROOT / "dags"))
     assert bag.import_errors == {} and len(bag.dags) == 11
     task = bag.dags["payments_hourly"].get_task("load_transactions")
     assert task.owner == "payments"                        # team default: task did not set an owner
@@ -168,7 +168,7 @@ def test_airflow_dags_test_refuses_a_dag_that_breaks_a_rule(planted: Path) -> No
 
 
 def test_check_passes_the_example_mesh_with_no_airflow_running(tmp_path: Path) -> None:
-    result = subprocess.run(["airflow-mesh", "check", str(ROOT / "airflow_mesh" / "dags")],
+    result = subprocess.run(["airflow-mesh", "check", str(ROOT / "dags"), "--root", str(ROOT)],
                             env=offline_env(tmp_path), capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     assert "OK: 11 DAG(s)" in result.stdout
@@ -185,7 +185,7 @@ def test_check_lists_every_violation_with_file_and_line(planted: Path, tmp_path:
         with DAG(dag_id="bi_wait_private", schedule="@weekly", start_date=datetime(2026, 1, 1)):
             TableSensor(task_id="wait_ratio", table="risk.chargeback_ratio_weekly")
     """).lstrip())
-    result = subprocess.run(["airflow-mesh", "check", str(planted)], env=offline_env(tmp_path),
+    result = subprocess.run(["airflow-mesh", "check", str(planted), "--root", str(ROOT)], env=offline_env(tmp_path),
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 1
     lines = result.stderr.splitlines()
@@ -223,7 +223,7 @@ def webhook():
 def test_failed_cross_team_wait_alerts_the_owner_naming_the_upstream_team(tmp_path, webhook, monkeypatch) -> None:
     from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
 
-    from airflow_mesh.seed import seed_runs
+    from seed import seed_runs
 
     address, received = webhook
     monkeypatch.setenv("AIRFLOW_CONN_MESH_ALERTS_BI", f"http://{address}/bi-alerts")

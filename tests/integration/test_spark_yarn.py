@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_mesh.intervals import UTC
+from airflow_mesh.core.intervals import UTC
 from airflow_mesh.operators.spark_yarn import application_tag
 from airflow_mesh.testing.spark_submit_simulator import install_shim
 from airflow_mesh.testing.yarn_rm_simulator import YarnRMSimulator

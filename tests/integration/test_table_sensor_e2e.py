@@ -2,7 +2,7 @@
 
 Each test owns its own dates, so tests share one DB without interfering.
 Producer history is either executed (``dag.test``) or created through Airflow's
-own ``create_dagrun`` (:mod:`airflow_mesh.seed`) where hundreds of runs are needed;
+own ``create_dagrun`` (:mod:`scripts/seed.py`) where hundreds of runs are needed;
 the consumer's sensor always runs for real.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_mesh.intervals import UTC
+from airflow_mesh.core.intervals import UTC
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -52,7 +52,7 @@ def run_consumer(dags, dag_id: str, tick: datetime, *, sensors_wait: bool = Fals
 
 
 def seed(dag_id: str, ticks, **kw):
-    from airflow_mesh.seed import seed_runs
+    from seed import seed_runs
 
     return seed_runs(dag_id, ticks, **kw)
 
@@ -182,9 +182,9 @@ def test_trigger_waits_then_fires_when_the_last_producer_run_lands(dags, monkeyp
     import structlog
     from airflow.sdk.execution_time.supervisor import InProcessSupervisorComms, InProcessTestSupervisor, set_supervisor_comms
 
-    from airflow_mesh.coverage import requirements_for
-    from airflow_mesh.intervals import Period
-    from airflow_mesh.registry import load_mesh
+    from airflow_mesh.core.coverage import requirements_for
+    from airflow_mesh.core.intervals import Period
+    from airflow_mesh.core.registry import load_mesh
     from airflow_mesh.triggers import table_trigger
 
     day = d(2026, 2, 12)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_mesh.intervals import UTC
+from airflow_mesh.core.intervals import UTC
 from conftest import ui_login
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -24,7 +24,7 @@ def plugin_frame(page):
 
 
 def test_mesh_map_from_airflow_nav_search_dictionary_and_run_state(live_server, browser) -> None:
-    from airflow_mesh.seed import seed_runs
+    from seed import seed_runs
 
     seed_runs("payments_hourly", [datetime(2026, 11, 1, 5, tzinfo=UTC)])  # newest producer run: success
 

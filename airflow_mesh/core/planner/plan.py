@@ -16,8 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from airflow_mesh.intervals import IntervalSet, Period, RunRange, as_utc, grid_for, iso
-from airflow_mesh.registry.mesh import Mesh, UnknownTableError
+from airflow_mesh.core.intervals import IntervalSet, Period, RunRange, as_utc, grid_for, iso
+from airflow_mesh.core.registry.mesh import Mesh, UnknownTableError
 
 
 @dataclass

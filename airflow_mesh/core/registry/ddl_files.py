@@ -20,8 +20,8 @@ from pydantic import ValidationError
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from airflow_mesh.intervals import UTC
-from airflow_mesh.registry.models import Column, MeshError, Table
+from airflow_mesh.core.intervals import UTC
+from airflow_mesh.core.registry.models import Column, MeshError, Table
 
 KNOWN_PROPERTIES = {"mesh.producer", "mesh.schedule", "mesh.access", "mesh.inputs", "mesh.start_date"}
 REQUIRED_PROPERTIES = ("mesh.producer", "mesh.schedule", "mesh.access")

@@ -26,10 +26,10 @@ import threading
 import time
 from pathlib import Path
 
-from airflow_mesh.registry.ddl_files import declared_name, parse_ddl_file
-from airflow_mesh.registry.mesh import Mesh, build_mesh
-from airflow_mesh.registry.models import MeshError, MeshValidationError, Table, Team
-from airflow_mesh.registry.team_files import load_team_file
+from airflow_mesh.core.registry.ddl_files import declared_name, parse_ddl_file
+from airflow_mesh.core.registry.mesh import Mesh, build_mesh
+from airflow_mesh.core.registry.models import MeshError, MeshValidationError, Table, Team
+from airflow_mesh.core.registry.team_files import load_team_file
 
 CACHE_FORMAT = 1
 _lock = threading.Lock()
@@ -96,12 +96,12 @@ def _cache_path(root: Path) -> Path:
 
 
 def load_mesh(root: str | os.PathLike | None = None, *, use_disk_cache: bool = True) -> Mesh:
-    """The validated mesh at ``root`` (default: :func:`airflow_mesh.config.mesh_root`).
+    """The validated mesh at ``root`` (default: :func:`airflow_mesh.settings.mesh_root`).
 
     Raises :class:`MeshValidationError` listing every error when the registry is invalid.
     """
     if root is None:
-        from airflow_mesh.config import mesh_root
+        from airflow_mesh.settings import mesh_root
 
         root = mesh_root()
     base = Path(root).resolve()

@@ -11,8 +11,8 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from airflow_mesh.intervals import Grid, grid_for
-from airflow_mesh.registry.models import MeshError, Table, Team
+from airflow_mesh.core.intervals import Grid, grid_for
+from airflow_mesh.core.registry.models import MeshError, Table, Team
 
 
 class UnknownTableError(KeyError):

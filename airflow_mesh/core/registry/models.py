@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from airflow_mesh.intervals import validate_schedule
+from airflow_mesh.core.intervals import validate_schedule
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MESH_URI_PREFIX = "mesh://"  # tables as Airflow Assets: mesh://<db>/<table>

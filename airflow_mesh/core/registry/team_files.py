@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from airflow_mesh.registry.models import MeshError, Team
+from airflow_mesh.core.registry.models import MeshError, Team
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:

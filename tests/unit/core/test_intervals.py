@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from croniter import croniter
 
-from airflow_mesh.intervals import (
+from airflow_mesh.core.intervals import (
     UTC,
     CronGrid,
     FixedStepGrid,

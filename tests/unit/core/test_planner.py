@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow_mesh.config import EXAMPLE_ROOT
-from airflow_mesh.intervals import UTC, Period
-from airflow_mesh.planner import plan_backfill
-from airflow_mesh.registry import load_mesh
+from conftest import EXAMPLE_ROOT
+from airflow_mesh.core.intervals import UTC, Period
+from airflow_mesh.core.planner import plan_backfill
+from airflow_mesh.core.registry import load_mesh
 
 NOW = datetime(2026, 11, 23, 19, 0, tzinfo=UTC)
 

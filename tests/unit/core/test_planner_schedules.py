@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from croniter import croniter
 
-from airflow_mesh.intervals import UTC, Period
-from airflow_mesh.planner import plan_backfill
-from airflow_mesh.registry.loader import load_mesh
+from airflow_mesh.core.intervals import UTC, Period
+from airflow_mesh.core.planner import plan_backfill
+from airflow_mesh.core.registry.loader import load_mesh
 
 SCHEDULES = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 0", "monthly": "0 0 1 * *",
              "offset": "30 2 * * *"}

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_mesh.config import EXAMPLE_ROOT
-from airflow_mesh.registry import MeshValidationError, load_mesh, validate_root
-from airflow_mesh.registry.loader import clear_memory_cache
+from conftest import EXAMPLE_ROOT
+from airflow_mesh.core.registry import MeshValidationError, load_mesh, validate_root
+from airflow_mesh.core.registry.loader import clear_memory_cache
 
 
 @pytest.fixture
