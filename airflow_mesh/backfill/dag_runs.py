@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from sqlalchemy import func, select
 
-from airflow_mesh.core.registry.models import MESH_URI_PREFIX
+from airflow_mesh.core.registry.models import table_uri
 from airflow_mesh.core.intervals import as_utc, iso
 from airflow_mesh.core.planner.plan import DagPlan
 
@@ -42,7 +42,7 @@ def prepare(session, planned: DagPlan) -> tuple[Any, list[str]]:
 
 def tasks_to_clear(dag: Any, planned: DagPlan) -> list[str]:
     """The producer tasks of the affected tables, the tasks reading affected inputs, and their downstream."""
-    reads = {MESH_URI_PREFIX + name.replace(".", "/", 1) for name in planned.reads}
+    reads = {table_uri(name) for name in planned.reads}
     start = set(planned.tasks)
     if not planned.is_root:
         start |= {t.task_id for t in dag.tasks if {getattr(a, "uri", None) for a in t.inlets or ()} & reads}

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from airflow_mesh.core.registry.models import MESH_URI_PREFIX
+from airflow_mesh.core.registry.models import table_of_uri
 from airflow_mesh.core.rules import DagFacts, TaskFacts
 
 
 def _tables(assets: Iterable[Any]) -> tuple[str, ...]:
-    names = []
-    for a in assets or ():
-        uri = getattr(a, "uri", "") or ""
-        if uri.startswith(MESH_URI_PREFIX):
-            names.append(uri[len(MESH_URI_PREFIX):].replace("/", ".", 1))
-    return tuple(dict.fromkeys(names))
+    names = (table_of_uri(getattr(a, "uri", None)) for a in assets or ())
+    return tuple(dict.fromkeys(n for n in names if n))
 
 
 def dag_facts(dag: Any) -> DagFacts:

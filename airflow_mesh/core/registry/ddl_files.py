@@ -6,13 +6,16 @@ The DDL is the table's contract. Mesh properties live in ``TBLPROPERTIES``:
 * ``mesh.schedule``   cron or preset of its partitions, e.g. ``@hourly`` (required)
 * ``mesh.access``     ``public`` (other teams may read) or ``private`` (required)
 * ``mesh.inputs``     comma-separated tables it is computed from (optional)
-* ``mesh.start_date`` first period with data, ISO date (optional)
+* ``mesh.start_date`` first period with data, ISO date (optional; a date without offset is local to
+  ``mesh.timezone``)
+* ``mesh.timezone``   IANA time zone the schedule is evaluated in, e.g. ``Europe/Amsterdam`` (default UTC)
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pathlib import Path
 
 import sqlglot
@@ -23,7 +26,7 @@ from sqlglot.errors import ParseError, TokenError
 from airflow_mesh.core.intervals import UTC
 from airflow_mesh.core.registry.models import Column, MeshError, Table
 
-KNOWN_PROPERTIES = {"mesh.producer", "mesh.schedule", "mesh.access", "mesh.inputs", "mesh.start_date"}
+KNOWN_PROPERTIES = {"mesh.producer", "mesh.schedule", "mesh.access", "mesh.inputs", "mesh.start_date", "mesh.timezone"}
 REQUIRED_PROPERTIES = ("mesh.producer", "mesh.schedule", "mesh.access")
 TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 PRODUCER = re.compile(r"^[A-Za-z0-9_.-]+\.[A-Za-z0-9_-]+$")
@@ -179,10 +182,16 @@ def parse_ddl_file(path: Path, display: str, team: str) -> tuple[Table | None, l
         errors.append(err(lines["mesh.access"], f"mesh.access '{access}' is neither 'public' nor 'private'",
                           "set 'public' to let other teams read it, 'private' otherwise"))
     start_date = None
+    tz_name = tblprops.get("mesh.timezone") or "UTC"
+    try:
+        zone = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC  # reported by the Table model's validator, with the line of mesh.timezone
     if tblprops.get("mesh.start_date"):
         try:
             start_date = datetime.fromisoformat(tblprops["mesh.start_date"])
-            start_date = start_date.replace(tzinfo=UTC) if start_date.tzinfo is None else start_date.astimezone(UTC)
+            start_date = start_date.replace(tzinfo=zone) if start_date.tzinfo is None else start_date
+            start_date = start_date.astimezone(UTC)
         except ValueError:
             errors.append(err(lines["mesh.start_date"], f"mesh.start_date '{tblprops['mesh.start_date']}' is not an ISO date",
                               "write e.g. '2026-01-01' or '2026-01-01T00:00'"))
@@ -197,7 +206,7 @@ def parse_ddl_file(path: Path, display: str, team: str) -> tuple[Table | None, l
     try:
         table = Table(name=name, team=team, file=display, line=table_line, comment=table_comment or "",
                       columns=tuple(columns), partitioned_by=tuple(partitioned_by), producer_dag=dag_id,
-                      producer_task=task_id, schedule=tblprops["mesh.schedule"], access=access,
+                      producer_task=task_id, schedule=tblprops["mesh.schedule"], timezone=tz_name, access=access,
                       start_date=start_date, inputs=inputs, lines=lines)
     except ValidationError as e:
         return None, [err(lines.get(f"mesh.{str(x['loc'][0])}", table_line), f"mesh.{x['loc'][0]}: {x['msg']}",

@@ -15,6 +15,19 @@ from airflow_mesh.core.intervals import validate_schedule
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MESH_URI_PREFIX = "mesh://"  # tables as Airflow Assets: mesh://<db>/<table>
+
+
+def table_uri(name: str) -> str:
+    """The URI of the Airflow ``Asset`` that stands for table ``db.table``: ``mesh://db/table``."""
+    db, _, table = name.partition(".")
+    return f"{MESH_URI_PREFIX}{db}/{table}"
+
+
+def table_of_uri(uri: str | None) -> str | None:
+    """The table ``db.table`` an asset URI stands for, or ``None`` for an asset that is not a mesh table."""
+    if not uri or not uri.startswith(MESH_URI_PREFIX):
+        return None
+    return uri[len(MESH_URI_PREFIX):].replace("/", ".", 1)
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
@@ -104,10 +117,22 @@ class Table(Strict):
     producer_dag: str
     producer_task: str
     schedule: str
+    timezone: str = "UTC"  # IANA name the schedule is evaluated in (mesh.timezone)
     access: Literal["public", "private"]
     start_date: datetime | None = None
     inputs: tuple[str, ...] = ()
     lines: dict[str, int] = Field(default_factory=dict)  # property key -> line, for later error messages
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not an IANA time zone name (e.g. 'UTC', 'Europe/Amsterdam')") from None
+        return value
 
     @field_validator("schedule")
     @classmethod
@@ -124,8 +149,7 @@ class Table(Strict):
     @property
     def asset_uri(self) -> str:
         """The URI of the Airflow ``Asset`` that stands for this table."""
-        db, _, table = self.name.partition(".")
-        return f"{MESH_URI_PREFIX}{db}/{table}"
+        return table_uri(self.name)
 
     def line_of(self, key: str) -> int:
         return self.lines.get(key, self.line)
