@@ -12,7 +12,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from airflow_mesh.settings import mesh_root
+from airflow_mesh.settings import configured_mesh, mesh_root
 from airflow_mesh.core.registry import UnknownTableError, load_mesh, validate_root
 from airflow_mesh.core.registry.models import MeshValidationError
 
@@ -49,7 +49,7 @@ def reports_registry_errors(command):
 
 @reports_registry_errors
 def cmd_show(args: argparse.Namespace) -> int:
-    mesh = load_mesh(args.root)
+    mesh = load_mesh(args.root) if args.root else configured_mesh()
     table = mesh.table(args.table)
     team = mesh.teams[table.team]
     consumers = mesh.downstream(table.name)
@@ -90,7 +90,7 @@ def cmd_backfill_plan(args: argparse.Namespace) -> int:
     if args.end <= args.start:
         print(f"error: --end {iso(args.end)} is not after --start {iso(args.start)}", file=sys.stderr)
         return 2
-    plan = plan_backfill(load_mesh(args.root), args.tables, Period(args.start, args.end), now=datetime.now(UTC),
+    plan = plan_backfill(load_mesh(args.root) if args.root else configured_mesh(), args.tables, Period(args.start, args.end), now=datetime.now(UTC),
                          downstream=not args.no_downstream, depth=args.depth,
                          stop_at_teams=frozenset(args.stop_at_team or ()))
     print(f"Backfill of {', '.join(plan.roots)} for {plan.period}: {plan.runs:,} runs in {len(plan.dags)} DAGs "

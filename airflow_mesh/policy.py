@@ -29,7 +29,7 @@ from airflow_mesh.notifications.owner import MeshOwnerNotifier
 from airflow_mesh.settings import mesh_setting
 from airflow_mesh.governance.facts import dag_facts
 from airflow_mesh.core.rules import check_dag
-from airflow_mesh.core.registry import load_mesh
+from airflow_mesh.settings import configured_mesh
 from airflow_mesh.core.registry.models import TaskDefaults
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def enforce_mode() -> str:
 @hookimpl
 def dag_policy(dag: Any) -> None:
     mode = enforce_mode()
-    mesh = load_mesh()
+    mesh = configured_mesh()
     team, violations = check_dag(mesh, dag_facts(dag))
     if violations and mode != "off":
         text = f"airflow-mesh: DAG {dag.dag_id} breaks {len(violations)} ownership rule(s):\n" + "\n".join(

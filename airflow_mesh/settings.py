@@ -36,3 +36,16 @@ def mesh_root() -> Path:
         raise MeshNotConfigured("no mesh registry is configured: set [mesh] root (AIRFLOW__MESH__ROOT) to the folder "
                                 "holding teams/ and ddl/")
     return Path(value).expanduser().resolve()
+
+
+def configured_mesh():
+    """The mesh at ``[mesh] root``, with the configured caches: what every piece of Airflow glue uses.
+
+    Raises :class:`MeshNotConfigured` when no registry is configured, and the registry's
+    :class:`~airflow_mesh.core.registry.MeshValidationError` when it is invalid.
+    """
+    from airflow_mesh.core.registry import load_mesh
+
+    cache_dir = os.environ.get("AIRFLOW_MESH_CACHE_DIR") or str(Path.home() / ".cache" / "airflow-mesh")
+    recheck = float(os.environ.get("AIRFLOW_MESH_RECHECK_SECONDS", "5"))
+    return load_mesh(mesh_root(), cache_dir=cache_dir, recheck_seconds=recheck)

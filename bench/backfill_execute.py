@@ -38,7 +38,7 @@ def main() -> None:
     from airflow_mesh.backfill.execute import execute
     from airflow_mesh.backfill.request import BackfillRequest
     from airflow_mesh.core.intervals import UTC
-    from airflow_mesh.core.registry import load_mesh
+    from airflow_mesh.settings import configured_mesh
     from seed import sync_dags_to_db
 
     resetdb()
@@ -48,7 +48,7 @@ def main() -> None:
     days = 60
     while True:  # grow the range until the plan has about 10,000 runs
         req = BackfillRequest(roots=["payments.transactions"], start=start, end=start + timedelta(days=days))
-        plan = req.plan(load_mesh(), now)
+        plan = req.plan(configured_mesh(), now)
         if plan.runs >= 10_000:
             break
         days += 5

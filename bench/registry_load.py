@@ -30,8 +30,12 @@ def main() -> None:
     p.add_argument("--tables", type=int, default=5000)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["AIRFLOW_MESH_CACHE_DIR"] = str(Path(tmp) / "cache")
+        import functools
+
         from airflow_mesh.core.registry.loader import clear_memory_cache, load_mesh, validate_root
+
+        cache = Path(tmp) / "cache"
+        load_mesh = functools.partial(load_mesh, cache_dir=cache)
 
         root = generate(Path(tmp) / "mesh", args.tables)
         cold, (mesh, errors) = timed(lambda: validate_root(root))
@@ -45,9 +49,7 @@ def main() -> None:
             return load_mesh(root)
 
         disk, _ = timed(from_disk, repeat=5)
-        os.environ["AIRFLOW_MESH_RECHECK_SECONDS"] = "0"
-        warm, mesh = timed(lambda: load_mesh(root), repeat=20)
-        os.environ["AIRFLOW_MESH_RECHECK_SECONDS"] = "5"
+        warm, mesh = timed(lambda: load_mesh(root, recheck_seconds=0), repeat=20)
         load_mesh(root)
         within, _ = timed(lambda: load_mesh(root), repeat=100)
         names = list(mesh.tables)

@@ -44,7 +44,7 @@ def main() -> None:
 
     from airflow_mesh import coverage
     from airflow_mesh.core.intervals import UTC, Period
-    from airflow_mesh.core.registry import load_mesh
+    from airflow_mesh.settings import configured_mesh
     from seed import seed_runs, sync_dags_to_db
     from airflow_mesh.triggers.table_trigger import TableCoverageTrigger, fetch_task_states
 
@@ -53,7 +53,7 @@ def main() -> None:
     month = Period(datetime(2026, 4, 1, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC))
     ticks = [month.start + timedelta(hours=h) for h in range(1, 721)]
     seed_runs("payments_hourly", ticks[:-1])  # one missing: every check reads all states and keeps waiting
-    mesh = load_mesh()
+    mesh = configured_mesh()
 
     supervisor = InProcessTestSupervisor(id=uuid.uuid4(), pid=os.getpid(), process=psutil.Process(),
                                          process_log=structlog.get_logger(), client=InProcessTestSupervisor._api_client())

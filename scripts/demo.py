@@ -16,7 +16,7 @@ sys.path.insert(0, str(_Path(__file__).resolve().parents[1] / "scripts"))  # see
 from datetime import datetime, timedelta
 
 from airflow_mesh.core.intervals import UTC, as_utc, grid_for
-from airflow_mesh.core.registry import load_mesh
+from airflow_mesh.settings import configured_mesh
 from seed import seed_runs, sync_dags_to_db
 
 
@@ -29,7 +29,7 @@ def history_start(now: datetime) -> datetime:
 
 def seed_history(now: datetime, start: datetime | None = None) -> dict[str, int]:
     """Successful runs of every mesh DAG from ``start`` (default :func:`history_start`) to the last complete day."""
-    mesh = load_mesh()
+    mesh = configured_mesh()
     end = as_utc(now).replace(hour=0, minute=0, second=0, microsecond=0)
     start = start or history_start(now)
     counts: dict[str, int] = {}

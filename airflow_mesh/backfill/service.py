@@ -16,12 +16,12 @@ __all__ = ["describe", "execute", "make_plan", "plan_edges"]
 from airflow_mesh.backfill.request import BackfillRequest
 from airflow_mesh.core.intervals import UTC, iso
 from airflow_mesh.core.planner.plan import Plan
-from airflow_mesh.core.registry import load_mesh
+from airflow_mesh.settings import configured_mesh
 
 
 def plan_edges(plan: Plan) -> list[dict]:
     """DAG-to-DAG dependencies inside the plan (which producer DAG feeds which consumer DAG)."""
-    mesh = load_mesh()
+    mesh = configured_mesh()
     edges = set()
     for dag_id, p in plan.dags.items():
         for table in p.reads:
@@ -32,7 +32,7 @@ def plan_edges(plan: Plan) -> list[dict]:
 
 
 def make_plan(request: BackfillRequest, now: datetime | None = None) -> Plan:
-    return request.plan(load_mesh(), now or datetime.now(UTC))
+    return request.plan(configured_mesh(), now or datetime.now(UTC))
 
 
 def describe(plan: Plan, request: BackfillRequest, may_edit: Callable[[str], bool] | None) -> dict:

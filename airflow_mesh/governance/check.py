@@ -44,7 +44,7 @@ def check_folder(folder: Path) -> tuple[int, list[Finding]]:
 
     from airflow_mesh.governance.facts import dag_facts
     from airflow_mesh.core.rules import check_dag
-    from airflow_mesh.core.registry import load_mesh
+    from airflow_mesh.settings import configured_mesh
 
     folder = folder.resolve()
     bag = DagBag(str(folder), safe_mode=False)
@@ -52,7 +52,7 @@ def check_folder(folder: Path) -> tuple[int, list[Finding]]:
     for path, error in sorted(bag.import_errors.items()):
         full = str(folder / path) if not os.path.isabs(path) else path
         findings.append(Finding(full, _line_in_traceback(full, error), f"[import] {_last_line(error)}"))
-    mesh = load_mesh()
+    mesh = configured_mesh()
     for dag in sorted(bag.dags.values(), key=lambda d: d.dag_id):
         _, violations = check_dag(mesh, dag_facts(dag))
         findings += [Finding(v.file, v.line, f"[{v.rule}] {v.message}. Fix: {v.fix}") for v in violations]

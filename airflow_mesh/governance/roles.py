@@ -129,9 +129,9 @@ def sync_roles_from_db(dry_run: bool = False) -> SyncReport:
     """The CLI's entry: read DAGs from the metadata DB and sync the roles through FAB's security manager."""
     from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
 
-    from airflow_mesh.core.registry import load_mesh
+    from airflow_mesh.settings import configured_mesh
 
-    wanted, unowned = desired_permissions(load_mesh(), dags_in_db())
+    wanted, unowned = desired_permissions(configured_mesh(), dags_in_db())
     with get_application_builder() as appbuilder:
         report = sync_roles(appbuilder.sm, wanted, dry_run=dry_run)
     report.unowned = unowned

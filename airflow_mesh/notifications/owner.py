@@ -22,12 +22,12 @@ import httpx
 
 from airflow.sdk import BaseNotifier
 
-from airflow_mesh.core.registry import load_mesh
+from airflow_mesh.settings import configured_mesh
 
 
 def alert_text(team: str, context: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The message and its structured fields: DAG, task, run, log link, owner and upstream owners."""
-    mesh = load_mesh()
+    mesh = configured_mesh()
     ti = context.get("ti") or context.get("task_instance")
     task = context.get("task")
     dag_id = getattr(ti, "dag_id", None) or getattr(context.get("dag"), "dag_id", "?")
@@ -63,7 +63,7 @@ class MeshOwnerNotifier(BaseNotifier):
     def notify(self, context: Any) -> None:
         text, fields = alert_text(self.team, context)
         self.log.warning("Mesh alert for team %s:\n%s", self.team, text)
-        conn_id = load_mesh().team(self.team).alerts.conn_id
+        conn_id = configured_mesh().team(self.team).alerts.conn_id
         if not conn_id:
             return
         try:

@@ -13,7 +13,8 @@ from airflow.sdk import BaseOperator
 
 from airflow_mesh.utils.assets import table_asset
 from airflow_mesh.core.intervals import grid_for, partition_value
-from airflow_mesh.core.registry import Table, load_mesh
+from airflow_mesh.core.registry import Table
+from airflow_mesh.settings import configured_mesh
 from airflow_mesh.utils.run_period import run_period
 
 
@@ -23,7 +24,7 @@ class NotProducerError(ValueError):
 
 def with_table_outlet(table: str, kwargs: dict[str, Any]) -> tuple[Table, dict[str, Any]]:
     """Resolve ``table`` in the registry (unknown: error at parse time) and make its Asset the task's outlet."""
-    t = load_mesh().table(table)
+    t = configured_mesh().table(table)
     kwargs.setdefault("outlets", [table_asset(t)])
     return t, kwargs
 
@@ -54,7 +55,7 @@ class ProduceTableOperator(BaseOperator):
         self.python_callable = python_callable
 
     def execute(self, context: Any) -> Any:
-        t = load_mesh().table(self.table)
+        t = configured_mesh().table(self.table)
         period = run_period(context, t.schedule)
         partition = partition_value(grid_for(t.schedule), period)
         self.log.info("Writing %s partition %s=%s for period %s", t.name, t.partitioned_by[0] if t.partitioned_by else "-",

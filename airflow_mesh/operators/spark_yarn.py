@@ -40,7 +40,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowTaskTimeout
 from airflow_mesh.hooks.yarn_rm import RMClient, RMUnavailable, YarnApp, YarnResourceManagerHook
 from airflow_mesh.core.intervals import grid_for, iso, partition_value
 from airflow_mesh.operators.produce import check_producer, with_table_outlet
-from airflow_mesh.core.registry import load_mesh
+from airflow_mesh.settings import configured_mesh
 from airflow_mesh.utils.run_period import run_period
 from airflow_mesh.triggers.yarn_trigger import YarnApplicationTrigger
 
@@ -80,7 +80,7 @@ class SparkYarnOperator(BaseOperator):
         t, kwargs = with_table_outlet(table, kwargs)
         super().__init__(**kwargs)
         check_producer(self, t)
-        team = load_mesh().team(t.team)
+        team = configured_mesh().team(t.team)
         self.table = t.name
         self.team = team.name
         self.application = application
@@ -100,7 +100,7 @@ class SparkYarnOperator(BaseOperator):
 
     # --- building the submission -------------------------------------------------------------
     def _job_args(self, context: Any) -> list[str]:
-        t = load_mesh().table(self.table)
+        t = configured_mesh().table(self.table)
         period = run_period(context, t.schedule)
         return [*self.application_args, "--table", t.name, "--partition", partition_value(grid_for(t.schedule), period),
                 "--period-start", iso(period.start), "--period-end", iso(period.end)]

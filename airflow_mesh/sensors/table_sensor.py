@@ -25,7 +25,7 @@ from airflow_mesh.core.coverage import (
     requirements_for,
 )
 from airflow_mesh.core.ownership import team_of_dag
-from airflow_mesh.core.registry import load_mesh
+from airflow_mesh.settings import configured_mesh
 from airflow_mesh.utils.run_period import run_period
 from airflow_mesh.triggers.table_trigger import TableCoverageTrigger, fetch_task_states
 
@@ -55,7 +55,7 @@ class TableSensor(BaseSensorOperator):
             raise ValueError("TableSensor needs exactly one of table='db.table' or tables=[...]")
         check_on_unavailable(on_unavailable)
         names = [table] if table else list(tables or [])
-        mesh = load_mesh()
+        mesh = configured_mesh()
         resolved = [mesh.table(n) for n in names]  # unknown table: error at parse time
         kwargs.setdefault("inlets", [table_asset(t) for t in resolved])
         super().__init__(**kwargs)
@@ -82,7 +82,7 @@ class TableSensor(BaseSensorOperator):
     def _requirements(self, context: Any) -> list[Requirement]:
         period = run_period(context, self.period_schedule)
         try:
-            return requirements_for(load_mesh(), self.tables, period, self.on_unavailable)
+            return requirements_for(configured_mesh(), self.tables, period, self.on_unavailable)
         except DataUnavailable as err:
             if self.on_unavailable == "skip":
                 raise AirflowSkipException(str(err))

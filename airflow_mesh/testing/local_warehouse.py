@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from airflow_mesh.core.intervals import Period
-from airflow_mesh.core.registry import load_mesh
+from airflow_mesh.settings import configured_mesh
 
 
 def warehouse() -> Path:
@@ -23,7 +23,7 @@ def warehouse() -> Path:
 
 
 def partition_path(table: str, partition: str) -> Path:
-    t = load_mesh().table(table)
+    t = configured_mesh().table(table)
     db, name = t.name.split(".")
     column = t.partitioned_by[0] if t.partitioned_by else "partition"
     return warehouse() / db / name / f"{column}={partition}"
@@ -31,7 +31,7 @@ def partition_path(table: str, partition: str) -> Path:
 
 def write_partition(table: str, period: Period, partition: str, inputs: list[str]) -> dict:
     """Write the partition; return a summary (pushed to XCom)."""
-    t = load_mesh().table(table)
+    t = configured_mesh().table(table)
     seed = int(hashlib.sha256(f"{table}/{partition}".encode()).hexdigest()[:8], 16)
     rows = [{c.name: (partition if c.partition else f"{c.name}-{(seed + i) % 997}") for c in t.columns}
             for i in range(3 + seed % 5)]

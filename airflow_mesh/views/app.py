@@ -16,7 +16,8 @@ from fastapi.staticfiles import StaticFiles
 
 from airflow.api_fastapi.core_api.security import GetUserDep
 
-from airflow_mesh.core.registry import UnknownTableError, load_mesh
+from airflow_mesh.core.registry import UnknownTableError
+from airflow_mesh.settings import configured_mesh
 from airflow_mesh.views.auth import may_read_task_instances
 from airflow_mesh.views.backfill_api import build_router
 from airflow_mesh.views.map_data import mesh_map
@@ -35,7 +36,7 @@ def create_mesh_app() -> FastAPI:
     app.include_router(build_router())
 
     def map_document(user) -> dict:
-        mesh = load_mesh()
+        mesh = configured_mesh()
         producers = {(t.producer_dag, t.producer_task) for t in mesh.tables.values()}
         readable = readable_dags(user, {d for d, _ in producers})
         return mesh_map(mesh, latest_producer_states(p for p in producers if p[0] in readable), readable)
@@ -48,7 +49,7 @@ def create_mesh_app() -> FastAPI:
     @app.get("/api/tables")
     def list_tables(user: GetUserDep) -> list[dict]:
         """Every table with its owner, access, schedule and producer."""
-        mesh = load_mesh()
+        mesh = configured_mesh()
         return [
             {"name": t.name, "team": t.team, "access": t.access, "schedule": t.schedule,
              "producer": t.producer, "inputs": list(t.inputs), "consumers": list(mesh.downstream(t.name)),
@@ -59,7 +60,7 @@ def create_mesh_app() -> FastAPI:
     @app.get("/api/tables/{name}")
     def table_detail(name: str, user: GetUserDep) -> dict:
         """One table's contract: the data dictionary and lineage."""
-        mesh = load_mesh()
+        mesh = configured_mesh()
         try:
             t = mesh.table(name)
         except UnknownTableError as err:

@@ -25,7 +25,8 @@ from airflow_mesh.backfill import service
 from airflow_mesh.backfill.dag_runs import PlanNotExecutable
 from airflow_mesh.backfill.request import BackfillRequest
 from airflow_mesh.core.planner.plan import UnknownRootError
-from airflow_mesh.core.registry import MeshValidationError, load_mesh
+from airflow_mesh.core.registry import MeshValidationError
+from airflow_mesh.settings import configured_mesh
 from airflow_mesh.views.auth import CSRF_HEADER, csrf_guard, may_run
 from airflow_mesh.views.pages import base_of, render
 
@@ -106,7 +107,7 @@ def build_router() -> APIRouter:
     @router.get("/backfill", response_class=HTMLResponse)
     def backfill_page(request: Request, user: GetUserDep) -> str:
         """Choose roots, range and options; dry-run; execute with confirmation."""
-        mesh = load_mesh()
+        mesh = configured_mesh()
         choices = sorted(mesh.tables) + sorted(mesh.tables_by_dag) + sorted({t.producer for t in mesh.tables.values()})
         return render("backfill.html", base_of(request),
                       {"choices": choices, "teams": sorted(mesh.teams), "csrf_header": CSRF_HEADER})

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from airflow_mesh.backfill.request import BackfillRequest
 from airflow_mesh.core.intervals import UTC
-from airflow_mesh.core.registry import load_mesh
+from airflow_mesh.settings import configured_mesh
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 NOW = datetime.now(UTC)
@@ -44,7 +44,7 @@ def test_tasks_to_clear_are_the_readers_of_affected_inputs_and_their_downstream(
 
     from airflow_mesh.backfill.dag_runs import serialized_dag, tasks_to_clear
 
-    plan = BackfillRequest(roots=["payments.transactions"], start=d(2026, 7, 1), end=d(2026, 7, 2)).plan(load_mesh(), NOW)
+    plan = BackfillRequest(roots=["payments.transactions"], start=d(2026, 7, 1), end=d(2026, 7, 2)).plan(configured_mesh(), NOW)
     with create_session() as s:
         assert tasks_to_clear(serialized_dag("risk_daily", s), plan.dags["risk_daily"]) == ["score_fraud", "wait_transactions"]
         # the root's own DAG: its producer (and downstream), not its sensors: its inputs did not change
@@ -61,7 +61,7 @@ def test_execute_clears_existing_runs_creates_missing_ones_and_is_idempotent() -
     seed_runs("payments_hourly", [day + timedelta(hours=h) for h in range(1, 25)])  # Jul 6 ran
     seed_runs("risk_daily", [day + timedelta(days=1)])
     req = BackfillRequest(roots=["payments.transactions"], start=day, end=day + timedelta(days=1))
-    plan = req.plan(load_mesh(), NOW)
+    plan = req.plan(configured_mesh(), NOW)
     before = run_counts()
 
     record_id = execute(plan, req, user="alice")
@@ -107,7 +107,7 @@ def test_a_failure_midway_changes_nothing(monkeypatch) -> None:
     day = d(2026, 7, 13)
     seed_runs("payments_hourly", [day + timedelta(hours=h) for h in range(1, 25)])
     req = BackfillRequest(roots=["payments.transactions"], start=day, end=day + timedelta(days=1))
-    plan = req.plan(load_mesh(), NOW)
+    plan = req.plan(configured_mesh(), NOW)
     ensure_table()
     with create_session() as s:
         records_before = len(list_records(s, 1000))
@@ -145,7 +145,7 @@ def test_only_failed_skips_runs_whose_tasks_all_succeeded() -> None:
     seed_runs("payments_hourly", ticks[20:22], state="failed")
     req = BackfillRequest(roots=["payments.transactions"], start=day, end=day + timedelta(days=1),
                           downstream=False, only_failed=True)
-    record_id = execute(req.plan(load_mesh(), NOW), req, user="carol")
+    record_id = execute(req.plan(configured_mesh(), NOW), req, user="carol")
     with create_session() as s:
         summary = get_record(s, record_id)["summary"]["dags"]["payments_hourly"]
     assert (summary["skipped"], summary["cleared"], summary["created"]) == (20, 2, 2)
@@ -160,10 +160,10 @@ def test_refuses_plans_over_the_limit_and_empty_plans(monkeypatch) -> None:
     req = BackfillRequest(roots=["payments.transactions"], start=d(2026, 7, 1), end=d(2026, 7, 3))
     monkeypatch.setenv("AIRFLOW__MESH__BACKFILL_MAX_RUNS", "10")
     with pytest.raises(PlanNotExecutable, match="more than \\[mesh\\] backfill_max_runs = 10"):
-        execute(req.plan(load_mesh(), NOW), req, user="dave")
+        execute(req.plan(configured_mesh(), NOW), req, user="dave")
     future = BackfillRequest(roots=["payments.transactions"], start=NOW + timedelta(days=2), end=NOW + timedelta(days=3))
     with pytest.raises(PlanNotExecutable, match="no runs"):
-        execute(future.plan(load_mesh(), NOW), future, user="dave")
+        execute(future.plan(configured_mesh(), NOW), future, user="dave")
 
 
 def test_cli_backfill_run_and_status() -> None:
@@ -196,7 +196,7 @@ def test_runs_before_the_dags_own_start_date_are_refused_in_the_dry_run(monkeypa
     from airflow_mesh.backfill.execute import dry_run
 
     req = BackfillRequest(roots=["payments.transactions"], start=d(2026, 7, 1), end=d(2026, 7, 2), downstream=False)
-    plan = req.plan(load_mesh(), NOW)
+    plan = req.plan(configured_mesh(), NOW)
     real = dag_runs.serialized_dag
 
     class StartsLater:

@@ -20,7 +20,7 @@ import pytest
 
 from airflow_mesh.core.rules import DagFacts, TaskFacts, check_dag
 from airflow_mesh.core.intervals import UTC
-from airflow_mesh.core.registry import load_mesh
+from airflow_mesh.settings import configured_mesh
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -39,20 +39,20 @@ PLANTED = {
         from airflow.sdk import DAG
         from airflow.providers.standard.operators.empty import EmptyOperator
         from airflow_mesh.utils.assets import table_asset
-        from airflow_mesh.core.registry import load_mesh
+        from airflow_mesh.settings import configured_mesh
 
         with DAG(dag_id="payments_overwrite", schedule="@daily", start_date=datetime(2026, 1, 1)):
-            EmptyOperator(task_id="fix_scores", outlets=[table_asset(load_mesh().table("risk.fraud_scores_daily"))])
+            EmptyOperator(task_id="fix_scores", outlets=[table_asset(configured_mesh().table("risk.fraud_scores_daily"))])
     """,
     "business-intelligence/peek_private.py": """
         from datetime import datetime
         from airflow.sdk import DAG
         from airflow.providers.standard.operators.empty import EmptyOperator
         from airflow_mesh.utils.assets import table_asset
-        from airflow_mesh.core.registry import load_mesh
+        from airflow_mesh.settings import configured_mesh
 
         with DAG(dag_id="bi_peek", schedule="@weekly", start_date=datetime(2026, 1, 1)):
-            EmptyOperator(task_id="read_ratio", inlets=[table_asset(load_mesh().table("risk.chargeback_ratio_weekly"))])
+            EmptyOperator(task_id="read_ratio", inlets=[table_asset(configured_mesh().table("risk.chargeback_ratio_weekly"))])
     """,
 }
 
@@ -77,7 +77,7 @@ def offline_env(tmp_path: Path) -> dict[str, str]:
 # --- pure rules ---------------------------------------------------------------
 
 def test_rules_accept_a_dag_that_follows_them() -> None:
-    team, violations = check_dag(load_mesh(), DagFacts(
+    team, violations = check_dag(configured_mesh(), DagFacts(
         "risk_daily", "/x/dags/risk/risk_daily.py", ("team:risk",),
         (TaskFacts("score_fraud", writes=("risk.fraud_scores_daily",)),
          TaskFacts("wait", reads=("payments.transactions", "auth.logins")))))
@@ -85,7 +85,7 @@ def test_rules_accept_a_dag_that_follows_them() -> None:
 
 
 def test_rules_reject_two_teams_and_non_producers() -> None:
-    mesh = load_mesh()
+    mesh = configured_mesh()
     team, violations = check_dag(mesh, DagFacts("risk_daily", "/x/dags/payments/risk_daily.py", ()))
     assert team is None and [v.rule for v in violations] == ["team"]
     assert "tables say risk" in violations[0].message and "folder say payments" in violations[0].message

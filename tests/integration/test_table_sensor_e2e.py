@@ -184,13 +184,13 @@ def test_trigger_waits_then_fires_when_the_last_producer_run_lands(dags, monkeyp
 
     from airflow_mesh.core.coverage import requirements_for
     from airflow_mesh.core.intervals import Period
-    from airflow_mesh.core.registry import load_mesh
+    from airflow_mesh.settings import configured_mesh
     from airflow_mesh.triggers import table_trigger
 
     day = d(2026, 2, 12)
     ticks = hours(day + timedelta(hours=1), 24)
     seed("payments_hourly", ticks[:-1])
-    reqs = requirements_for(load_mesh(), ["payments.transactions"], Period(day, day + timedelta(days=1)))
+    reqs = requirements_for(configured_mesh(), ["payments.transactions"], Period(day, day + timedelta(days=1)))
     trigger = table_trigger.TableCoverageTrigger([r.to_json() for r in reqs], poke_interval=0.2)
 
     checks: list[int] = []

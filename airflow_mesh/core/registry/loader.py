@@ -5,12 +5,15 @@ changed. Two caches, both keyed by the *signature* of the files (path, size,
 mtime), so an edited file is always seen:
 
 * in process: the same :class:`Mesh` object is returned while the files are unchanged;
-* on disk (``$AIRFLOW_MESH_CACHE_DIR``, default ``~/.cache/airflow-mesh``): the parsed
-  mesh pickled, so each fresh DAG-parsing process skips sqlglot.
+* on disk (``cache_dir``; the glue passes ``[mesh] cache_dir``): the parsed mesh, so each
+  fresh DAG-parsing process skips sqlglot.
 
-Within one process the files are re-checked at most every
-``$AIRFLOW_MESH_RECHECK_SECONDS`` (default 5): stat-ing 5,000 files costs ~45 ms,
-and every mesh operator in a DAG file asks for the mesh.
+Within one process the files are re-checked at most every ``recheck_seconds`` (the glue
+passes ``[mesh] recheck_seconds``, default 5): stat-ing 5,000 files costs ~45 ms, and
+every mesh operator in a DAG file asks for the mesh.
+
+This module is pure: it reads no Airflow setting and no environment variable. Airflow
+glue calls :func:`airflow_mesh.settings.configured_mesh`, which passes the settings.
 
 A registry with errors is never cached and never half-loaded: :func:`load_mesh`
 raises :class:`MeshValidationError` with *every* error.
@@ -90,23 +93,20 @@ def validate_root(root: str | os.PathLike) -> tuple[Mesh | None, list[MeshError]
     return (None if errors else mesh), errors
 
 
-def _cache_path(root: Path) -> Path:
-    base = Path(os.environ.get("AIRFLOW_MESH_CACHE_DIR") or Path.home() / ".cache" / "airflow-mesh")
-    return base / f"mesh-{hashlib.sha1(str(root).encode()).hexdigest()[:16]}.pickle"
+def _cache_path(cache_dir: Path, root: Path) -> Path:
+    return cache_dir / f"mesh-{hashlib.sha1(str(root).encode()).hexdigest()[:16]}.pickle"
 
 
-def load_mesh(root: str | os.PathLike | None = None, *, use_disk_cache: bool = True) -> Mesh:
-    """The validated mesh at ``root`` (default: :func:`airflow_mesh.settings.mesh_root`).
+def load_mesh(root: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None,
+              recheck_seconds: float = 5.0) -> Mesh:
+    """The validated mesh at ``root``; ``cache_dir=None`` skips the disk cache.
 
     Raises :class:`MeshValidationError` listing every error when the registry is invalid.
     """
-    if root is None:
-        from airflow_mesh.settings import mesh_root
-
-        root = mesh_root()
     base = Path(root).resolve()
     key = str(base)
-    recheck = float(os.environ.get("AIRFLOW_MESH_RECHECK_SECONDS", "5"))
+    recheck = recheck_seconds
+    use_disk_cache = cache_dir is not None
     hit = _memory.get(key)
     if hit and time.monotonic() - _checked_at.get(key, 0.0) < recheck:
         return hit[1]
@@ -117,7 +117,7 @@ def load_mesh(root: str | os.PathLike | None = None, *, use_disk_cache: bool = T
         if hit and hit[0] == sig:
             _checked_at[key] = time.monotonic()
             return hit[1]
-        cache_file = _cache_path(base)
+        cache_file = _cache_path(Path(cache_dir), base) if cache_dir is not None else Path()
         if use_disk_cache:
             mesh = _read_disk(cache_file, sig)
             if mesh is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import shutil
 import subprocess
 import sys
@@ -124,37 +126,34 @@ def test_cli_show_prints_owner_schema_and_consumers() -> None:
 
 def test_cache_sees_edits_and_never_serves_an_invalid_registry(mesh_copy: Path, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AIRFLOW_MESH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("AIRFLOW_MESH_RECHECK_SECONDS", "0")  # see every edit at once
     clear_memory_cache()
-    first = load_mesh(mesh_copy)
-    assert load_mesh(mesh_copy) is first  # warm: same object
+    load = functools.partial(load_mesh, cache_dir=tmp_path / "cache", recheck_seconds=0)  # see every edit at once
+    first = load(mesh_copy)
+    assert load(mesh_copy) is first  # warm: same object
     assert list((tmp_path / "cache").glob("*.pickle"))
     clear_memory_cache()
-    from_disk = load_mesh(mesh_copy)
+    from_disk = load(mesh_copy)
     assert from_disk is not first and from_disk.tables.keys() == first.tables.keys()
 
     t = mesh_copy / "ddl" / "payments" / "refunds.sql"
     t.write_text(t.read_text().replace("'Refunds issued to shoppers.'", "'Refunds issued to shoppers and merchants.'"))
-    assert load_mesh(mesh_copy).table("payments.refunds").comment == "Refunds issued to shoppers and merchants."
+    assert load(mesh_copy).table("payments.refunds").comment == "Refunds issued to shoppers and merchants."
 
     t.write_text(t.read_text().replace("'public'", "'open'"))
     with pytest.raises(MeshValidationError) as info:
-        load_mesh(mesh_copy)
+        load(mesh_copy)
     assert "mesh.access 'open'" in str(info.value)
     clear_memory_cache()
     with pytest.raises(MeshValidationError):  # the disk cache of the valid version is not served either
-        load_mesh(mesh_copy)
+        load(mesh_copy)
 
 
 def test_within_the_recheck_window_the_files_are_not_stat_again(mesh_copy: Path, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AIRFLOW_MESH_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("AIRFLOW_MESH_RECHECK_SECONDS", "3600")
     clear_memory_cache()
-    first = load_mesh(mesh_copy)
+    first = load_mesh(mesh_copy, cache_dir=tmp_path / "cache", recheck_seconds=3600)
     t = mesh_copy / "ddl" / "payments" / "refunds.sql"
     t.write_text(t.read_text().replace("'Refunds issued to shoppers.'", "'Changed.'"))
-    assert load_mesh(mesh_copy) is first  # inside the window: no file system work, same mesh
-    monkeypatch.setenv("AIRFLOW_MESH_RECHECK_SECONDS", "0")
-    assert load_mesh(mesh_copy).table("payments.refunds").comment == "Changed."
+    # inside the window: no file system work, same mesh
+    assert load_mesh(mesh_copy, cache_dir=tmp_path / "cache", recheck_seconds=3600) is first
+    assert load_mesh(mesh_copy, cache_dir=tmp_path / "cache", recheck_seconds=0).table("payments.refunds").comment == "Changed."
