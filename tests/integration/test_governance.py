@@ -276,7 +276,8 @@ def _grant(role: str, action: str, resource: str) -> None:
     with create_session() as session:
         perm = (session.query(Permission).join(Action, Permission.action).join(Resource, Permission.resource)
                 .filter(Action.name == action, Resource.name == resource).one())
-        session.query(Role).filter(Role.name == role).one().permissions.append(perm)
+        owner = session.query(Role).filter(Role.name == role).one()
+        owner.permissions.append(perm)
 
 
 @pytest.mark.usefixtures("airflow_db")
