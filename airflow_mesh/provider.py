@@ -20,7 +20,7 @@ from airflow_mesh import __version__
 
 MESH_OPTIONS: dict[str, dict[str, Any]] = {
     "root": {
-        "description": "Folder of the mesh registry (teams/*.yaml and ddl/<team>/*.sql), usually a checkout of "
+        "description": "Folder of the mesh registry (`teams/*.yaml` and `ddl/TEAM/*.sql`), usually a checkout of "
                        "the teams' registry repository. Empty (the default): no mesh is configured, and the "
                        "package stays out of the way (the cluster policy logs one warning and changes nothing, "
                        "the mesh pages say how to configure a registry, registry commands exit 2).",
@@ -49,16 +49,16 @@ MESH_OPTIONS: dict[str, dict[str, Any]] = {
     },
     "cache_dir": {
         "description": "Folder for the parsed-registry cache shared by the processes of one machine "
-                       "(safe to delete). Empty: <AIRFLOW_HOME>/mesh-cache.",
+                       "(safe to delete). Empty: `$AIRFLOW_HOME/mesh-cache`.",
         "version_added": "0.1.0",
         "type": "string",
         "example": "/var/cache/airflow-mesh",
         "default": "",
     },
     "warehouse": {
-        "description": "Folder the local warehouse writer (airflow_mesh.testing.local_warehouse, used by the "
+        "description": "Folder the local warehouse writer (`airflow_mesh.testing.local_warehouse`, used by the "
                        "example mesh and by teams' tests) writes partitions to. Production jobs write to their own "
-                       "storage and do not read it. Empty: <AIRFLOW_HOME>/mesh-warehouse.",
+                       "storage and do not read it. Empty: `$AIRFLOW_HOME/mesh-warehouse`.",
         "version_added": "0.1.0",
         "type": "string",
         "example": "/tmp/mesh-warehouse",
@@ -81,7 +81,7 @@ MESH_OPTIONS: dict[str, dict[str, Any]] = {
         "default": "10",
     },
     "example_poke_seconds": {
-        "description": "How often the example mesh's sensors (dags/ in the repository, not part of the package) "
+        "description": "How often the example mesh's sensors (`dags/` in the repository, not part of the package) "
                        "check their producers. Only the example DAGs read it: the tests set 1, make demo 20.",
         "version_added": "0.1.0",
         "type": "float",

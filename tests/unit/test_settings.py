@@ -107,3 +107,12 @@ def test_produce_operator_requires_its_writer() -> None:
         ProduceTableOperator(task_id="t", table="payments.fx_rates")
     with pytest.raises(TypeError, match="python_callable must be the function that writes the partition"):
         ProduceTableOperator(task_id="t", table="payments.fx_rates", python_callable="write_partition")
+
+
+def test_deployment_doc_lists_the_settings_as_declared() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("settings_table", ROOT / "scripts" / "settings_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.settings_table() in (ROOT / "docs" / "deployment.md").read_text()
