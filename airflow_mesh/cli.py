@@ -17,9 +17,9 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from airflow_mesh.settings import MeshNotConfigured, MeshSettingError, configured_mesh, mesh_root
 from airflow_mesh.core.registry import UnknownTableError, load_mesh, validate_root
 from airflow_mesh.core.registry.models import MeshValidationError
+from airflow_mesh.settings import MeshNotConfigured, MeshSettingError, configured_mesh, mesh_root
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -283,9 +283,8 @@ def require_metadata_db() -> None:
         raise NoMetadataDB("no Airflow is configured here (AIRFLOW_HOME is not set and ~/airflow/airflow.cfg does "
                            "not exist). Fix: set AIRFLOW_HOME to your Airflow's home (the folder holding airflow.cfg), "
                            "or AIRFLOW__DATABASE__SQL_ALCHEMY_CONN to its metadata DB")
-    from sqlalchemy.engine import make_url
-
     from airflow.configuration import conf
+    from sqlalchemy.engine import make_url
 
     url = make_url(conf.get("database", "sql_alchemy_conn"))
     where = url.render_as_string(hide_password=True)

@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG
 
 from airflow_mesh.operators import ProduceTableOperator
-from airflow_mesh.settings import setting
 from airflow_mesh.testing.local_warehouse import write_partition  # the example's writer: local files
 
 with DAG(

@@ -19,7 +19,7 @@ def test_version_lives_in_one_place() -> None:
     assert info["versions"] == [__version__]
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert 'dynamic = ["version"]' in pyproject and 'attr = "airflow_mesh.__version__"' in pyproject
-    assert not re.search(r"^version\s*=\s*\"", pyproject, re.M)  # no literal version beside the attr
+    assert not re.search(r"^version\s*=\s*\"", pyproject, re.MULTILINE)  # no literal version beside the attr
     assert "[metadata]" not in (ROOT / "setup.cfg").read_text()
 
 
