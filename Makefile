@@ -39,6 +39,7 @@ test-postgresql: $(STAMP) system-packages
 	AIRFLOW_MESH_TEST_DB=postgresql $(PY) -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
+	@command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
 	bash scripts/demo.sh
 
 bench: $(STAMP)
