@@ -4,12 +4,16 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test test-sqlite test-postgresql system-packages bench venv clean
 
-$(STAMP): setup.cfg pyproject.toml constraints.txt
-	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || (apt-get update && apt-get install -y python3-venv)
+# Debian packages the tests use: Chromium (browser tests) and PostgreSQL (the suite's second database).
+system-packages:
 	@command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
-	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)  # browser tests
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update && apt-get install -y postgresql)
+
+$(STAMP): pyproject.toml setup.cfg constraints.txt
+	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || (apt-get update && apt-get install -y python3-venv)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
@@ -17,10 +21,25 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
-test: $(STAMP)
-	$(PY) -m pytest
+# The whole suite twice: on SQLite, then on a throw-away PostgreSQL the test session starts and stops
+# (tests/conftest.py). Both runs always happen; the summary names both; either failing fails `make test`.
+test: $(STAMP) system-packages
+	@sqlite=0; postgresql=0; \
+	echo "=== test suite on SQLite ==="; \
+	AIRFLOW_MESH_TEST_DB=sqlite $(PY) -m pytest $(PYTEST_ARGS) || sqlite=$$?; \
+	echo "=== test suite on PostgreSQL ==="; \
+	AIRFLOW_MESH_TEST_DB=postgresql $(PY) -m pytest $(PYTEST_ARGS) || postgresql=$$?; \
+	echo "make test: SQLite run exit $$sqlite, PostgreSQL run exit $$postgresql (0 = all passed)"; \
+	[ $$sqlite -eq 0 ] && [ $$postgresql -eq 0 ]
+
+test-sqlite: $(STAMP) system-packages
+	AIRFLOW_MESH_TEST_DB=sqlite $(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgresql: $(STAMP) system-packages
+	AIRFLOW_MESH_TEST_DB=postgresql $(PY) -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
+	@command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
 	bash scripts/demo.sh
 
 bench: $(STAMP)

@@ -1,6 +1,11 @@
 """``airflow-mesh``: the mesh's command line, usable in a team's CI with no running Airflow.
 
-Subcommands that need only the registry (validate, show) never import Airflow.
+Settings come from Airflow's configuration (airflow.cfg of ``$AIRFLOW_HOME`` and ``AIRFLOW__MESH__*``,
+through :mod:`airflow_mesh.settings`), so ``validate``, the cluster policy and the plugin see the same
+``[mesh] root``. A registry passed explicitly (``validate ROOT``, ``--root``) needs no Airflow at all.
+
+Exit codes: 0 success, 1 the registry or the DAGs break a rule (every error listed), 2 a usage or
+configuration error (no ``[mesh] root``, no metadata DB, an unknown table).
 """
 
 from __future__ import annotations
@@ -12,9 +17,9 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from airflow_mesh.settings import configured_mesh, mesh_root
 from airflow_mesh.core.registry import UnknownTableError, load_mesh, validate_root
 from airflow_mesh.core.registry.models import MeshValidationError
+from airflow_mesh.settings import MeshNotConfigured, MeshSettingError, configured_mesh, mesh_root
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -260,9 +265,62 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class NoMetadataDB(RuntimeError):
+    """This machine's Airflow has no metadata DB to act on: refuse rather than create one."""
+
+
+def require_metadata_db() -> None:
+    """Refuse, naming the fix, unless Airflow's home and metadata DB exist and are migrated.
+
+    Without this, a command run where no Airflow is configured would connect to the default
+    ``~/airflow/airflow.db``, which SQLite creates empty, and report nothing.
+    """
+    import os
+
+    if not (os.environ.get("AIRFLOW_HOME") or os.environ.get("AIRFLOW_CONFIG")
+            or os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+            or Path("~/airflow/airflow.cfg").expanduser().is_file()):
+        raise NoMetadataDB("no Airflow is configured here (AIRFLOW_HOME is not set and ~/airflow/airflow.cfg does "
+                           "not exist). Fix: set AIRFLOW_HOME to your Airflow's home (the folder holding airflow.cfg), "
+                           "or AIRFLOW__DATABASE__SQL_ALCHEMY_CONN to its metadata DB")
+    from airflow.configuration import conf
+    from sqlalchemy.engine import make_url
+
+    url = make_url(conf.get("database", "sql_alchemy_conn"))
+    where = url.render_as_string(hide_password=True)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not Path(url.database).is_file():
+        raise NoMetadataDB(f"Airflow's metadata DB {url.database} does not exist. Fix: point AIRFLOW_HOME at your "
+                           "Airflow's home, or create the DB with 'airflow db migrate'")
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(url)
+    try:
+        migrated = inspect(engine).has_table("dag_run")
+    except Exception as err:  # any driver error: the message names what is wrong (host, password, ...)
+        raise NoMetadataDB(f"cannot reach Airflow's metadata DB {where}: {err}. Fix: check "
+                           "[database] sql_alchemy_conn") from None
+    finally:
+        engine.dispose()
+    if not migrated:
+        raise NoMetadataDB(f"Airflow's metadata DB {where} has no Airflow tables. Fix: run 'airflow db migrate', "
+                           "or point AIRFLOW_HOME at your Airflow's home")
+
+
+def _needs_metadata_db(args: argparse.Namespace) -> bool:
+    return args.command == "sync-roles" or (args.command == "backfill"
+                                            and getattr(args, "backfill_command", None) in ("run", "status"))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        if _needs_metadata_db(args):
+            require_metadata_db()
+        return args.func(args)
+    except (MeshNotConfigured, MeshSettingError, NoMetadataDB) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -11,9 +11,14 @@ workers, ``airflow dags test`` and ``airflow-mesh check``. It
 * attaches :class:`~airflow_mesh.notifications.owner.MeshOwnerNotifier` as a failure callback.
 
 ``[mesh] enforce`` (``AIRFLOW__MESH__ENFORCE``): ``strict`` (default) rejects;
-``warn`` logs the violations and lets the DAG import (for migrating an existing
-Airflow); ``off`` disables the ownership rules (defaults and alerts still apply
-to DAGs that have a team).
+``warn`` logs the violations and lets the DAG import (the way to adopt the mesh in an
+Airflow with existing DAGs: docs/deployment.md); ``off`` disables the ownership rules
+(defaults and alerts still apply to DAGs that have a team).
+
+Safe by default: with no ``[mesh] root`` the policy changes nothing and logs one warning
+per process, so installing the package into an existing Airflow rejects no DAG. With
+``warn`` or ``off``, an invalid registry is logged and DAGs import unchanged; ``strict``
+fails the import with the registry's errors.
 """
 
 from __future__ import annotations
@@ -25,28 +30,47 @@ from typing import Any
 from airflow.exceptions import AirflowClusterPolicyViolation
 from airflow.policies import hookimpl
 
-from airflow_mesh.notifications.owner import MeshOwnerNotifier
-from airflow_mesh.settings import mesh_setting
-from airflow_mesh.governance.facts import dag_facts
+from airflow_mesh.core.registry.models import MeshValidationError, TaskDefaults
 from airflow_mesh.core.rules import check_dag
-from airflow_mesh.settings import configured_mesh
-from airflow_mesh.core.registry.models import TaskDefaults
+from airflow_mesh.governance.facts import dag_facts
+from airflow_mesh.notifications.owner import MeshOwnerNotifier
+from airflow_mesh.settings import MeshSettingError, configured_mesh, is_configured
+from airflow_mesh.settings import enforce_mode as _enforce_mode
 
 log = logging.getLogger(__name__)
+_warned_not_configured = False
 
 
 def enforce_mode() -> str:
-    value = mesh_setting("enforce", "strict").strip().lower()
-    if value not in ("strict", "warn", "off"):
-        raise AirflowClusterPolicyViolation(
-            f"[mesh] enforce is {value!r}; use strict, warn or off (airflow.cfg or AIRFLOW__MESH__ENFORCE)")
-    return value
+    """``[mesh] enforce``; a mistyped value fails the DAG import naming the setting and its allowed values."""
+    try:
+        return _enforce_mode()
+    except MeshSettingError as err:
+        raise AirflowClusterPolicyViolation(str(err)) from None
+
+
+def _warn_not_configured_once() -> None:
+    global _warned_not_configured
+    if not _warned_not_configured:
+        _warned_not_configured = True
+        log.warning("airflow-mesh: no mesh registry is configured ([mesh] root / AIRFLOW__MESH__ROOT), so the "
+                    "mesh policy leaves every DAG unchanged. See docs/deployment.md to adopt the mesh.")
 
 
 @hookimpl
 def dag_policy(dag: Any) -> None:
+    if not is_configured():
+        _warn_not_configured_once()
+        return
     mode = enforce_mode()
-    mesh = configured_mesh()
+    try:
+        mesh = configured_mesh()
+    except MeshValidationError as err:
+        if mode == "strict":
+            raise
+        log.warning("airflow-mesh: the mesh registry is invalid, DAG %s imports unchanged ([mesh] enforce = %s):\n%s",
+                    dag.dag_id, mode, err)
+        return
     team, violations = check_dag(mesh, dag_facts(dag))
     if violations and mode != "off":
         text = f"airflow-mesh: DAG {dag.dag_id} breaks {len(violations)} ownership rule(s):\n" + "\n".join(

@@ -1,15 +1,115 @@
-"""Provider metadata, so Airflow lists the ``yarn_rm`` connection type (entry point ``apache_airflow_provider``)."""
+"""Provider metadata (entry point ``apache_airflow_provider``): what Airflow learns about the package
+without importing its code.
+
+It is the single source of the ``[mesh]`` settings (description, type, default, example), merged by
+Airflow into its own configuration, so ``airflow config list`` shows them and ``conf.get("mesh", ...)``
+falls back to these defaults; :mod:`airflow_mesh.settings` reads them from here too. It also names the
+connection type, notifier and triggers the package brings, as Airflow's own providers do.
+
+The plugin is deliberately *not* listed under ``plugins``: Airflow 3.3 loads provider-declared plugins
+only with ``[core] lazy_discover_providers = False`` (``plugins_manager._get_plugins``), so it is
+registered through the ``airflow.plugins`` entry point instead, which always loads; declaring it in
+both places would register it twice (an import error) when providers are discovered eagerly.
+"""
 
 from __future__ import annotations
 
+from typing import Any
 
-def get_provider_info() -> dict:
+from airflow_mesh import __version__
+
+MESH_OPTIONS: dict[str, dict[str, Any]] = {
+    "root": {
+        "description": "Folder of the mesh registry (`teams/*.yaml` and `ddl/TEAM/*.sql`), usually a checkout of "
+                       "the teams' registry repository. Empty (the default): no mesh is configured, and the "
+                       "package stays out of the way (the cluster policy logs one warning and changes nothing, "
+                       "the mesh pages say how to configure a registry, registry commands exit 2).",
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "/srv/mesh-registry",
+        "default": "",
+    },
+    "enforce": {
+        "description": "What the cluster policy does with a DAG that breaks an ownership rule: strict rejects it "
+                       "(import error naming file and line), warn logs the violations and lets it import (the way "
+                       "to adopt the mesh in an Airflow with existing DAGs), off skips the rules (team defaults "
+                       "and owner alerts still apply). Only has an effect once root is set.",
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "warn",
+        "default": "strict",
+    },
+    "recheck_seconds": {
+        "description": "How long a process trusts the registry it loaded before checking the files for changes "
+                       "(file modification times; an unchanged registry is not parsed again).",
+        "version_added": "0.1.0",
+        "type": "float",
+        "example": "30",
+        "default": "5",
+    },
+    "cache_dir": {
+        "description": "Folder for the parsed-registry cache shared by the processes of one machine "
+                       "(safe to delete). Empty: `$AIRFLOW_HOME/mesh-cache`.",
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "/var/cache/airflow-mesh",
+        "default": "",
+    },
+    "warehouse": {
+        "description": "Folder the local warehouse writer (`airflow_mesh.testing.local_warehouse`, used by the "
+                       "example mesh and by teams' tests) writes partitions to. Production jobs write to their own "
+                       "storage and do not read it. Empty: `$AIRFLOW_HOME/mesh-warehouse`.",
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": "/tmp/mesh-warehouse",
+        "default": "",
+    },
+    "backfill_max_runs": {
+        "description": "Largest number of DAG runs one mesh backfill may create or clear; a bigger plan is "
+                       "refused with the count, before anything changes.",
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": "2000",
+        "default": "50000",
+    },
+    "backfill_max_active_runs": {
+        "description": "How many runs of one DAG a mesh backfill lets run at the same time (Airflow's "
+                       "Backfill.max_active_runs); scheduled runs keep their own slots.",
+        "version_added": "0.1.0",
+        "type": "integer",
+        "example": "4",
+        "default": "10",
+    },
+    "example_poke_seconds": {
+        "description": "How often the example mesh's sensors (`dags/` in the repository, not part of the package) "
+                       "check their producers. Only the example DAGs read it: the tests set 1, make demo 20.",
+        "version_added": "0.1.0",
+        "type": "float",
+        "example": "20",
+        "default": "60",
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-mesh",
-        "name": "airflow-mesh",
-        "description": "Governed data mesh on Apache Airflow.",
-        "versions": ["0.1.0"],
+        "name": "Airflow Mesh",
+        "description": "Governed data mesh on Apache Airflow: team ownership, cross-team table sensors, "
+                       "Spark on YARN, backfills across DAGs and schedules.",
+        "versions": [__version__],
         "connection-types": [
             {"connection-type": "yarn_rm", "hook-class-name": "airflow_mesh.hooks.yarn_rm.YarnResourceManagerHook"},
         ],
+        "notifications": ["airflow_mesh.notifications.owner.MeshOwnerNotifier"],
+        "triggers": [{
+            "integration-name": "Airflow Mesh",
+            "python-modules": ["airflow_mesh.triggers.table_trigger", "airflow_mesh.triggers.yarn_trigger"],
+        }],
+        "config": {
+            "mesh": {
+                "description": "airflow-mesh: where the mesh registry lives and how the mesh is enforced.",
+                "options": MESH_OPTIONS,
+            },
+        },
     }

@@ -1,41 +1,111 @@
-"""Where the mesh registry lives, read the way Airflow reads its own settings.
+"""The mesh's settings: every one is a ``[mesh]`` option read through Airflow's configuration.
 
-``[mesh] root`` in airflow.cfg, or the environment variable ``AIRFLOW__MESH__ROOT``
-(Airflow's usual ``AIRFLOW__<SECTION>__<KEY>`` form). There is no default: the example mesh
-lives in the repository, not in the package.
-The environment is read first so pure code (CLI, planner, benchmarks) needs no
-Airflow import.
+One source, so the CLI, the cluster policy, the plugin and the workers always agree: airflow.cfg,
+``AIRFLOW__MESH__<KEY>`` environment variables, ``_cmd``/``_secret`` variants, whatever Airflow's
+``conf`` resolves. Names, types, descriptions and defaults are declared once, in the provider info
+(:data:`airflow_mesh.provider.MESH_OPTIONS`), which Airflow also shows in ``airflow config list``.
+
+This module is Airflow glue: the pure core (``airflow_mesh.core``) never imports it; the glue passes
+the values it reads here to the core as parameters.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
+from typing import Any
 
+from airflow_mesh.provider import MESH_OPTIONS
+
+ENFORCE_MODES = ("strict", "warn", "off")
+NOT_CONFIGURED = ("no mesh registry is configured: set [mesh] root (AIRFLOW__MESH__ROOT) to the folder holding "
+                  "teams/ and ddl/")
 
 
 class MeshNotConfigured(RuntimeError):
     """No registry is configured: the mesh stays out of the way until one is."""
 
 
-def mesh_setting(key: str, default: str | None = None) -> str | None:
-    """``[mesh] <key>``: ``AIRFLOW__MESH__<KEY>`` first (no Airflow import needed), then airflow.cfg when
-    Airflow is already loaded; an empty value counts as unset."""
-    value = os.environ.get(f"AIRFLOW__MESH__{key.upper()}")
-    if not value and "airflow.configuration" in sys.modules:
-        from airflow.configuration import conf
+class MeshSettingError(ValueError):
+    """A ``[mesh]`` option has a value of the wrong kind."""
 
-        value = conf.get("mesh", key, fallback=None)
-    return value or default
+
+def _conf():
+    from airflow.configuration import conf
+
+    return conf
+
+
+def mesh_setting(key: str, default: str | None = None) -> str | None:
+    """The raw ``[mesh] <key>`` string; an empty value counts as unset (``default``, else the declared default)."""
+    if key not in MESH_OPTIONS:
+        raise KeyError(f"[mesh] {key} is not a declared setting; declared: {', '.join(MESH_OPTIONS)}")
+    value = (_conf().get("mesh", key, fallback="") or "").strip()
+    if not value:
+        value = (default if default is not None else MESH_OPTIONS[key]["default"]) or ""
+    return value or None
+
+
+def setting(key: str) -> Any:
+    """``[mesh] <key>`` converted to its declared type (string, integer, float); ``None`` when empty."""
+    value = mesh_setting(key)
+    kind = MESH_OPTIONS[key]["type"]
+    if value is None or kind == "string":
+        return value
+    try:
+        return int(value) if kind == "integer" else float(value)
+    except ValueError:
+        raise MeshSettingError(
+            f"[mesh] {key} is {value!r}, not a{'n' if kind == 'integer' else ''} {kind}. Fix: set it in "
+            f"airflow.cfg or AIRFLOW__MESH__{key.upper()} (example: {MESH_OPTIONS[key]['example']})") from None
+
+
+def _airflow_home() -> Path:
+    from airflow.configuration import AIRFLOW_HOME
+
+    return Path(AIRFLOW_HOME)
 
 
 def mesh_root() -> Path:
-    value = mesh_setting("root")
+    """``[mesh] root``; :class:`MeshNotConfigured` when it is not set."""
+    value = setting("root")
     if not value:
-        raise MeshNotConfigured("no mesh registry is configured: set [mesh] root (AIRFLOW__MESH__ROOT) to the folder "
-                                "holding teams/ and ddl/")
+        raise MeshNotConfigured(NOT_CONFIGURED)
     return Path(value).expanduser().resolve()
+
+
+def is_configured() -> bool:
+    return setting("root") is not None
+
+
+def enforce_mode() -> str:
+    """``[mesh] enforce``: strict, warn or off."""
+    value = (setting("enforce") or "").lower()
+    if value not in ENFORCE_MODES:
+        raise MeshSettingError(f"[mesh] enforce is {value!r}; use strict, warn or off "
+                               "(airflow.cfg or AIRFLOW__MESH__ENFORCE)")
+    return value
+
+
+def cache_dir() -> Path:
+    value = setting("cache_dir")
+    return Path(value).expanduser() if value else _airflow_home() / "mesh-cache"
+
+
+def warehouse_dir() -> Path:
+    value = setting("warehouse")
+    return Path(value).expanduser() if value else _airflow_home() / "mesh-warehouse"
+
+
+def recheck_seconds() -> float:
+    return setting("recheck_seconds")
+
+
+def backfill_max_runs() -> int:
+    return setting("backfill_max_runs")
+
+
+def backfill_max_active_runs() -> int:
+    return setting("backfill_max_active_runs")
 
 
 def configured_mesh():
@@ -46,6 +116,4 @@ def configured_mesh():
     """
     from airflow_mesh.core.registry import load_mesh
 
-    cache_dir = os.environ.get("AIRFLOW_MESH_CACHE_DIR") or str(Path.home() / ".cache" / "airflow-mesh")
-    recheck = float(os.environ.get("AIRFLOW_MESH_RECHECK_SECONDS", "5"))
-    return load_mesh(mesh_root(), cache_dir=cache_dir, recheck_seconds=recheck)
+    return load_mesh(mesh_root(), cache_dir=cache_dir(), recheck_seconds=recheck_seconds())

@@ -26,7 +26,7 @@ def main() -> None:
     now = datetime(2026, 11, 23, tzinfo=UTC)
     year = Period(datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["AIRFLOW_MESH_CACHE_DIR"] = str(Path(tmp) / "cache")
+        os.environ["AIRFLOW__MESH__CACHE_DIR"] = str(Path(tmp) / "cache")
         for n in (500, 5000):
             mesh = load_mesh(generate(Path(tmp) / f"mesh{n}", n))
             root = max((t for t in mesh.tables.values() if t.schedule == "@hourly"),

@@ -29,7 +29,7 @@ HOME = Path(tempfile.mkdtemp(prefix="mesh-bench-"))
 os.environ.update({"AIRFLOW_HOME": str(HOME), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                    "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parents[1] / "dags"),
     "AIRFLOW__MESH__ROOT": str(Path(__file__).resolve().parents[1]),
-                   "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR", "AIRFLOW_MESH_CACHE_DIR": str(HOME / "cache")})
+                   "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR", "AIRFLOW__MESH__CACHE_DIR": str(HOME / "cache")})
 
 
 def main() -> None:

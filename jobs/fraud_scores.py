@@ -2,8 +2,8 @@
 
 Arguments come from ``SparkYarnOperator``: ``--table --partition --period-start --period-end``.
 Writes Parquet to ``<warehouse>/<db>/<table>/<partition column>=<value>`` with overwrite, so
-re-running a day replaces exactly that day (idempotent). The warehouse is ``--warehouse`` or
-``$AIRFLOW_MESH_WAREHOUSE``. A real job would read payments.transactions and auth.logins for
+re-running a day replaces exactly that day (idempotent). The warehouse is ``--warehouse``, which the
+example DAG passes from ``[mesh] warehouse``. A real job would read payments.transactions and auth.logins for
 the period; this one derives deterministic rows so it runs anywhere.
 """
 
@@ -22,7 +22,7 @@ def main() -> None:
     p.add_argument("--partition", required=True)
     p.add_argument("--period-start", required=True)
     p.add_argument("--period-end", required=True)
-    p.add_argument("--warehouse", default=os.environ.get("AIRFLOW_MESH_WAREHOUSE", "/tmp/mesh-warehouse"))
+    p.add_argument("--warehouse", required=True)
     a = p.parse_args()
     db, table = a.table.split(".")
     spark = SparkSession.builder.appName(f"{a.table} {a.partition}").getOrCreate()

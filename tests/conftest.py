@@ -1,11 +1,16 @@
-"""Test session: a real Airflow home with a real SQLite metadata DB and the example mesh's DAGs.
+"""Test session: a real Airflow home with a real metadata DB and the example mesh's DAGs.
 
 The environment is set before anything imports Airflow, so every test talks to
 this throw-away home and never to a developer's own Airflow.
+
+The metadata DB is SQLite in that home, or with ``AIRFLOW_MESH_TEST_DB=postgresql`` a throw-away
+PostgreSQL server started here and stopped at the end (``scripts/throwaway_postgres.py``).
+``make test`` runs the whole suite both ways. No test may assume SQLite.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import tempfile
@@ -23,9 +28,10 @@ os.environ.update({
     "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
     "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-    "AIRFLOW_MESH_WAREHOUSE": str(HOME / "warehouse"),
-    "AIRFLOW_MESH_CACHE_DIR": str(HOME / "mesh-cache"),
-    "AIRFLOW_MESH_EXAMPLE_POKE_SECONDS": "1",
+    # Every mesh setting is a [mesh] option, read through Airflow's configuration.
+    "AIRFLOW__MESH__WAREHOUSE": str(HOME / "warehouse"),
+    "AIRFLOW__MESH__CACHE_DIR": str(HOME / "mesh-cache"),
+    "AIRFLOW__MESH__EXAMPLE_POKE_SECONDS": "1",
     # Spark: the example mesh's Spark job runs for real in local mode, with this venv's Python and spark-submit.
     "AIRFLOW_CONN_MESH_SPARK": '{"conn_type": "spark", "host": "local[1]"}',
     "PYSPARK_PYTHON": sys.executable,
@@ -37,6 +43,32 @@ os.environ.update({
 })
 (HOME / "passwords.json").write_text('{"admin": "admin-pw", "viewer": "viewer-pw"}')
 os.environ["AIRFLOW__MESH__ROOT"] = str(EXAMPLE_ROOT)
+
+TEST_DB = os.environ.get("AIRFLOW_MESH_TEST_DB", "sqlite").lower()
+if TEST_DB == "postgresql":
+    from throwaway_postgres import ThrowawayPostgres
+
+    _postgres = ThrowawayPostgres()
+    atexit.register(_postgres.stop)  # also when the session dies early
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = _postgres.start()
+elif TEST_DB == "sqlite":
+    os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)  # SQLite in the throw-away home
+else:
+    raise RuntimeError(f"AIRFLOW_MESH_TEST_DB={TEST_DB!r}: use sqlite or postgresql")
+
+
+def pytest_report_header(config) -> str:
+    return f"airflow-mesh metadata DB: {_db_description()}"
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    terminalreporter.write_line(f"airflow-mesh: this run used {_db_description()}")
+
+
+def _db_description() -> str:
+    if TEST_DB == "postgresql":
+        return f"PostgreSQL (throw-away server, {_postgres.bin.parent.name}) at {_postgres.url}"
+    return f"SQLite at {HOME / 'airflow.db'}"
 
 
 @pytest.fixture(scope="session")

@@ -38,19 +38,23 @@ def check_producer(op: BaseOperator, t: Table) -> None:
 
 
 class ProduceTableOperator(BaseOperator):
-    """Run ``python_callable(table=, period=, partition=, inputs=)`` for this run's partition of ``table``."""
+    """Run ``python_callable(table=, period=, partition=, inputs=)`` for this run's partition of ``table``.
+
+    ``python_callable`` is required: the package ships no production writer (the example mesh passes
+    :func:`airflow_mesh.testing.local_warehouse.write_partition`, which writes local files).
+    """
 
     template_fields = ("table",)
     ui_color = "#fdf1dc"
 
-    def __init__(self, *, table: str, python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, table: str, python_callable: Callable[..., Any], **kwargs: Any) -> None:
+        if not callable(python_callable):
+            raise TypeError(f"ProduceTableOperator(table={table!r}): python_callable must be the function that "
+                            f"writes the partition, got {python_callable!r}. Fix: pass your writer, e.g. "
+                            "python_callable=write_partition")
         t, kwargs = with_table_outlet(table, kwargs)
         super().__init__(**kwargs)
         check_producer(self, t)
-        if python_callable is None:
-            from airflow_mesh.testing.local_warehouse import write_partition
-
-            python_callable = write_partition
         self.table = t.name
         self.python_callable = python_callable
 

@@ -2,8 +2,8 @@
 
 Deterministic rows derived from the table and the period, written atomically to
 ``<warehouse>/<db>/<table>/<partition column>=<value>/part-00000.json``, so a rerun
-overwrites its own partition and nothing else. The warehouse is
-``$AIRFLOW_MESH_WAREHOUSE`` (default ``$AIRFLOW_HOME/mesh-warehouse``).
+overwrites its own partition and nothing else. The warehouse is ``[mesh] warehouse``
+(``AIRFLOW__MESH__WAREHOUSE``; default ``$AIRFLOW_HOME/mesh-warehouse``).
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import os
 from pathlib import Path
 
 from airflow_mesh.core.intervals import Period
-from airflow_mesh.settings import configured_mesh
+from airflow_mesh.settings import configured_mesh, warehouse_dir
 
 
 def warehouse() -> Path:
-    default = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "mesh-warehouse"
-    return Path(os.environ.get("AIRFLOW_MESH_WAREHOUSE", default))
+    return warehouse_dir()
 
 
 def partition_path(table: str, partition: str) -> Path:

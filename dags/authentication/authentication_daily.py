@@ -1,15 +1,16 @@
 """Authentication: daily sessions from the hourly logins and MFA events."""
 
-import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG
 
 from airflow_mesh.operators import ProduceTableOperator
 from airflow_mesh.sensors import TableSensor
+from airflow_mesh.settings import setting
+from airflow_mesh.testing.local_warehouse import write_partition  # the example's writer: local files
 
-# How often waiting sensors check their producers (the tests set 1 second).
-POKE_SECONDS = float(os.environ.get("AIRFLOW_MESH_EXAMPLE_POKE_SECONDS", "60"))
+# How often waiting sensors check their producers: [mesh] example_poke_seconds (tests 1 s, make demo 20 s).
+POKE_SECONDS = setting("example_poke_seconds")
 
 with DAG(
     dag_id="authentication_daily",
@@ -20,6 +21,6 @@ with DAG(
     doc_md=__doc__,
     default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
 ):
-    build_sessions = ProduceTableOperator(task_id="build_sessions", table="auth.sessions_daily")
+    build_sessions = ProduceTableOperator(task_id="build_sessions", table="auth.sessions_daily", python_callable=write_partition)
     wait_hourly_loads = TableSensor(task_id="wait_hourly_loads", tables=["auth.logins", "auth.mfa_events"], mode="reschedule", poke_interval=POKE_SECONDS, timeout=timedelta(hours=36))
     wait_hourly_loads >> build_sessions

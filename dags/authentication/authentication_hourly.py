@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG
 
 from airflow_mesh.operators import ProduceTableOperator
+from airflow_mesh.testing.local_warehouse import write_partition  # the example's writer: local files
 
 with DAG(
     dag_id="authentication_hourly",
@@ -15,5 +16,5 @@ with DAG(
     doc_md=__doc__,
     default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
 ):
-    load_logins = ProduceTableOperator(task_id="load_logins", table="auth.logins")
-    load_mfa_events = ProduceTableOperator(task_id="load_mfa_events", table="auth.mfa_events")
+    load_logins = ProduceTableOperator(task_id="load_logins", table="auth.logins", python_callable=write_partition)
+    load_mfa_events = ProduceTableOperator(task_id="load_mfa_events", table="auth.mfa_events", python_callable=write_partition)

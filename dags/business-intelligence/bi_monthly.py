@@ -1,15 +1,16 @@
 """BI: monthly revenue from 28-31 daily revenue partitions, and monthly transaction counts from ~744 hourly runs."""
 
-import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG
 
 from airflow_mesh.operators import ProduceTableOperator
 from airflow_mesh.sensors import TableSensor
+from airflow_mesh.settings import setting
+from airflow_mesh.testing.local_warehouse import write_partition  # the example's writer: local files
 
-# How often waiting sensors check their producers (the tests set 1 second).
-POKE_SECONDS = float(os.environ.get("AIRFLOW_MESH_EXAMPLE_POKE_SECONDS", "60"))
+# How often waiting sensors check their producers: [mesh] example_poke_seconds (tests 1 s, make demo 20 s).
+POKE_SECONDS = setting("example_poke_seconds")
 
 with DAG(
     dag_id="bi_monthly",
@@ -20,9 +21,9 @@ with DAG(
     doc_md=__doc__,
     default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
 ):
-    build_revenue_monthly = ProduceTableOperator(task_id="build_revenue_monthly", table="bi.revenue_monthly")
+    build_revenue_monthly = ProduceTableOperator(task_id="build_revenue_monthly", table="bi.revenue_monthly", python_callable=write_partition)
     wait_daily_revenue = TableSensor(task_id="wait_daily_revenue", table="bi.merchant_revenue_daily", deferrable=True, poke_interval=POKE_SECONDS, timeout=timedelta(hours=36))
     wait_daily_revenue >> build_revenue_monthly
-    count_transactions_monthly = ProduceTableOperator(task_id="count_transactions_monthly", table="bi.transactions_monthly")
+    count_transactions_monthly = ProduceTableOperator(task_id="count_transactions_monthly", table="bi.transactions_monthly", python_callable=write_partition)
     wait_hourly_transactions = TableSensor(task_id="wait_hourly_transactions", table="payments.transactions", deferrable=True, poke_interval=POKE_SECONDS, timeout=timedelta(hours=36))
     wait_hourly_transactions >> count_transactions_monthly

@@ -1,15 +1,16 @@
 """Payments: daily FX rates, and settlements from the 24 hourly transaction and refund loads."""
 
-import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG
 
 from airflow_mesh.operators import ProduceTableOperator
 from airflow_mesh.sensors import TableSensor
+from airflow_mesh.settings import setting
+from airflow_mesh.testing.local_warehouse import write_partition  # the example's writer: local files
 
-# How often waiting sensors check their producers (the tests set 1 second).
-POKE_SECONDS = float(os.environ.get("AIRFLOW_MESH_EXAMPLE_POKE_SECONDS", "60"))
+# How often waiting sensors check their producers: [mesh] example_poke_seconds (tests 1 s, make demo 20 s).
+POKE_SECONDS = setting("example_poke_seconds")
 
 with DAG(
     dag_id="payments_daily",
@@ -20,7 +21,7 @@ with DAG(
     doc_md=__doc__,
     default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
 ):
-    load_fx_rates = ProduceTableOperator(task_id="load_fx_rates", table="payments.fx_rates")
-    build_settlements = ProduceTableOperator(task_id="build_settlements", table="payments.settlements_daily")
+    load_fx_rates = ProduceTableOperator(task_id="load_fx_rates", table="payments.fx_rates", python_callable=write_partition)
+    build_settlements = ProduceTableOperator(task_id="build_settlements", table="payments.settlements_daily", python_callable=write_partition)
     wait_hourly_loads = TableSensor(task_id="wait_hourly_loads", tables=["payments.transactions", "payments.refunds"], mode="reschedule", poke_interval=POKE_SECONDS, timeout=timedelta(hours=36))
     wait_hourly_loads >> build_settlements

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG
 
 from airflow_mesh.operators import ProduceTableOperator
+from airflow_mesh.testing.local_warehouse import write_partition  # the example's writer: local files
 
 with DAG(
     dag_id="payments_hourly",
@@ -15,6 +16,6 @@ with DAG(
     doc_md=__doc__,
     default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
 ):
-    load_transactions = ProduceTableOperator(task_id="load_transactions", table="payments.transactions")
-    load_refunds = ProduceTableOperator(task_id="load_refunds", table="payments.refunds")
-    load_card_tokens = ProduceTableOperator(task_id="load_card_tokens", table="payments.card_tokens")
+    load_transactions = ProduceTableOperator(task_id="load_transactions", table="payments.transactions", python_callable=write_partition)
+    load_refunds = ProduceTableOperator(task_id="load_refunds", table="payments.refunds", python_callable=write_partition)
+    load_card_tokens = ProduceTableOperator(task_id="load_card_tokens", table="payments.card_tokens", python_callable=write_partition)

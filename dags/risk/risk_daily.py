@@ -12,9 +12,10 @@ from airflow.sdk import DAG
 
 from airflow_mesh.operators import SparkYarnOperator
 from airflow_mesh.sensors import TableSensor
+from airflow_mesh.settings import setting, warehouse_dir
 
-# How often waiting sensors check their producers (the tests set 1 second).
-POKE_SECONDS = float(os.environ.get("AIRFLOW_MESH_EXAMPLE_POKE_SECONDS", "60"))
+# How often waiting sensors check their producers: [mesh] example_poke_seconds (tests 1 s, make demo 20 s).
+POKE_SECONDS = setting("example_poke_seconds")
 
 with DAG(
     dag_id="risk_daily",
@@ -30,6 +31,8 @@ with DAG(
         table="risk.fraud_scores_daily",
         # The PySpark job lives beside the DAGs, in the repository's jobs/ folder.
         application=os.path.join(os.path.dirname(__file__), "..", "..", "jobs", "fraud_scores.py"),
+        # The example job writes to [mesh] warehouse, like the local writer of the other example DAGs.
+        application_args=["--warehouse", str(warehouse_dir())],
         poll_interval=POKE_SECONDS,
         execution_timeout=timedelta(hours=6),
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -259,16 +258,26 @@ def test_failed_cross_team_wait_alerts_the_owner_naming_the_upstream_team(tmp_pa
 
 # --- FAB team roles ----------------------------------------------------------------
 
-def _role_perms(db: Path, role: str) -> set[tuple[str, str]]:
-    with sqlite3.connect(db) as con:
-        rows = con.execute("""
-            SELECT a.name, r.name FROM ab_role ro
-            JOIN ab_permission_view_role pvr ON pvr.role_id = ro.id
-            JOIN ab_permission_view pv ON pv.id = pvr.permission_view_id
-            JOIN ab_permission a ON a.id = pv.permission_id
-            JOIN ab_view_menu r ON r.id = pv.view_menu_id
-            WHERE ro.name = ? AND r.name LIKE 'DAG%'""", (role,)).fetchall()
-    return set(rows)
+def _role_perms(role: str) -> set[tuple[str, str]]:
+    """The DAG permissions of a FAB role, read through FAB's own models (any metadata DB)."""
+    from airflow.providers.fab.auth_manager.models import Role
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        r = session.query(Role).filter(Role.name == role).one()
+        return {(p.action.name, p.resource.name) for p in r.permissions if p.resource.name.startswith("DAG")}
+
+
+def _grant(role: str, action: str, resource: str) -> None:
+    """Add a permission to a role the way FAB does (its ORM picks ids the way the DB wants them)."""
+    from airflow.providers.fab.auth_manager.models import Action, Permission, Resource, Role
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        perm = (session.query(Permission).join(Action, Permission.action).join(Resource, Permission.resource)
+                .filter(Action.name == action, Resource.name == resource).one())
+        owner = session.query(Role).filter(Role.name == role).one()
+        owner.permissions.append(perm)
 
 
 @pytest.mark.usefixtures("airflow_db")
@@ -279,23 +288,18 @@ def test_sync_roles_on_a_real_fab_db_is_idempotent_and_revokes_moved_dags(airflo
 
     first = subprocess.run(["airflow-mesh", "sync-roles"], env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
-    db = airflow_db / "airflow.db"
-    risk = _role_perms(db, "team:risk")
+    risk = _role_perms("team:risk")
     assert {("can_read", "DAG:risk_daily"), ("can_edit", "DAG:risk_daily"), ("can_create", "DAG Run:risk_daily")} <= risk
     assert ("can_read", "DAG:payments_hourly") in risk and ("can_edit", "DAG:payments_hourly") not in risk
 
     # payments_hourly used to be risk's: a stale edit grant, as left behind by an ownership change.
-    with sqlite3.connect(db) as con:
-        con.execute("""INSERT INTO ab_permission_view_role (permission_view_id, role_id)
-            SELECT pv.id, ro.id FROM ab_permission_view pv, ab_role ro
-            JOIN ab_permission a ON a.id = pv.permission_id JOIN ab_view_menu r ON r.id = pv.view_menu_id
-            WHERE a.name = 'can_edit' AND r.name = 'DAG:payments_hourly' AND ro.name = 'team:risk'""")
-    assert ("can_edit", "DAG:payments_hourly") in _role_perms(db, "team:risk")
+    _grant("team:risk", "can_edit", "DAG:payments_hourly")
+    assert ("can_edit", "DAG:payments_hourly") in _role_perms("team:risk")
 
     second = subprocess.run(["airflow-mesh", "sync-roles"], env=env, capture_output=True, text=True, timeout=300)
     assert "team:risk: revoke can_edit on DAG:payments_hourly" in second.stdout
     assert "1 change(s)" in second.stdout
-    assert _role_perms(db, "team:risk") == risk
+    assert _role_perms("team:risk") == risk
     third = subprocess.run(["airflow-mesh", "sync-roles"], env=env, capture_output=True, text=True, timeout=300)
     assert "0 change(s)" in third.stdout
 

@@ -11,10 +11,32 @@ import pytest
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
+def json_output(stdout: str):
+    """The JSON document an ``airflow ... -o json`` command printed, wherever it starts: Airflow may print
+    log lines or warnings (which can contain brackets) before it."""
+    decoder = json.JSONDecoder()
+    lines = stdout.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(("[", "{")):
+            text = "".join(lines[i:]).strip()
+            try:
+                value, end = decoder.raw_decode(text)
+            except json.JSONDecodeError:
+                continue
+            if not text[end:].strip():
+                return value
+    raise AssertionError(f"no JSON document in the output:\n{stdout[-2000:]}")
+
+
+def test_json_output_skips_warnings_printed_before_the_document() -> None:
+    noisy = '2026-11-24T05:13:55Z [warning  ] Using [httpx] is deprecated\n[{"name": "mesh"}]\n'
+    assert json_output(noisy) == [{"name": "mesh"}]
+
+
 def test_airflow_plugins_lists_the_mesh_plugin() -> None:
     proc = subprocess.run([sys.executable, "-m", "airflow", "plugins", "-o", "json"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    plugins = {p["name"]: p for p in json.loads(proc.stdout[proc.stdout.index("["):])}
+    plugins = {p["name"]: p for p in json_output(proc.stdout)}
     assert "mesh" in plugins
     assert "airflow_mesh.plugin:MeshPlugin" in json.dumps(plugins["mesh"])
 
@@ -60,7 +82,7 @@ def test_airflow_lists_the_yarn_rm_connection_type() -> None:
     proc = subprocess.run([sys.executable, "-m", "airflow", "providers", "hooks", "-o", "json"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    hooks = json.loads(proc.stdout[proc.stdout.index("["):])
+    hooks = json_output(proc.stdout)
     yarn = [h for h in hooks if h["connection_type"] == "yarn_rm"]
     assert yarn and yarn[0]["class"] == "airflow_mesh.hooks.yarn_rm.YarnResourceManagerHook"
     assert yarn[0]["package_name"] == "airflow-mesh"

@@ -194,7 +194,7 @@ def test_kill_falls_back_to_the_yarn_cli_when_the_rm_is_down(rm, tmp_path, monke
 
 
 def test_real_spark_submit_in_local_mode_writes_the_partition(risk_daily) -> None:
-    warehouse = Path(os.environ["AIRFLOW_MESH_WAREHOUSE"])
+    warehouse = Path(os.environ["AIRFLOW__MESH__WAREHOUSE"])
     _, states = run(risk_daily, d(2026, 10, 10))   # connection mesh_spark = local[1] (conftest)
     assert states["score_fraud"] == "success"
     target = warehouse / "risk" / "fraud_scores_daily" / "day=2026-10-09"

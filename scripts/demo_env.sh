@@ -1,0 +1,32 @@
+# The demo's environment, sourced by scripts/demo.sh and by tests/integration/test_deployment.py.
+# Needs ROOT (the repository); PORT (default 8080) and AIRFLOW_HOME (default $ROOT/.demo/airflow) may be set.
+PORT="${PORT:-8080}"
+export PATH="$ROOT/.venv/bin:$PATH"   # airflow standalone starts its components as `airflow ...` subprocesses
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.demo/airflow}"
+unset AIRFLOW__DATABASE__SQL_ALCHEMY_CONN  # the demo's own SQLite in its home, never another Airflow's DB
+export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,viewer:viewer"
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/passwords.json"
+# The API server listens on PORT, and workers must call its Execution API there too (Airflow's default
+# for the latter is localhost:8080 whatever the API server's port).
+export AIRFLOW__API__PORT="$PORT"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:$PORT/execution/"
+# Every mesh setting is a [mesh] option (see docs/deployment.md).
+export AIRFLOW__MESH__ROOT="$ROOT"          # the example registry: teams/ and ddl/ at the top level
+export AIRFLOW__MESH__WAREHOUSE="$AIRFLOW_HOME/warehouse"
+# One backfill transaction holds SQLite's only write lock; keep demo backfills small enough not to starve
+# the scheduler's and triggerer's heartbeats (production DBs: the default 50,000).
+export AIRFLOW__MESH__BACKFILL_MAX_RUNS="${AIRFLOW__MESH__BACKFILL_MAX_RUNS:-2000}"
+# Sensors re-check every 20 s so a demo backfill visibly completes in minutes.
+export AIRFLOW__MESH__EXAMPLE_POKE_SECONDS="${AIRFLOW__MESH__EXAMPLE_POKE_SECONDS:-20}"
+# Spark: no YARN cluster on a laptop, so the Spark connection points at local mode (production: master yarn).
+export AIRFLOW_CONN_MESH_SPARK='{"conn_type": "spark", "host": "local[1]"}'
+export PYSPARK_PYTHON="$ROOT/.venv/bin/python"
+# SQLite allows one writer at a time: on a laptop, a few parallel tasks keep heartbeats from timing out
+# under a backfill of hundreds of runs (production: PostgreSQL/MySQL and the defaults).
+export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-6}"
+export AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG="${AIRFLOW__CORE__MAX_ACTIVE_RUNS_PER_DAG:-6}"
+mkdir -p "$AIRFLOW_HOME"
+echo '{"admin": "admin", "viewer": "viewer"}' > "$AIRFLOW_HOME/passwords.json"
