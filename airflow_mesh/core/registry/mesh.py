@@ -109,8 +109,9 @@ def build_mesh(root: str, teams: dict[str, Team], tables: list[Table],
                invalid: set[str] = frozenset()) -> tuple[Mesh, list[MeshError]]:
     """Cross-file checks (duplicates, unknown inputs, producer conflicts, cycles) and the graph.
 
-    ``invalid`` holds the short names of tables whose own DDL failed to parse: inputs
-    naming them are not reported again as undefined.
+    ``invalid`` holds the names of tables whose own DDL failed (``db.table``, or the file's stem
+    when even the CREATE line is unreadable): inputs naming them are not reported again as
+    undefined, and no other input typo is hidden by them.
     """
     errors: list[MeshError] = []
     by_name: dict[str, Table] = {}
@@ -149,7 +150,7 @@ def build_mesh(root: str, teams: dict[str, Team], tables: list[Table],
     consumers: dict[str, list[str]] = defaultdict(list)
     for t in by_name.values():
         for i in t.inputs:
-            if i not in by_name and i.split(".")[-1] in invalid:
+            if i not in by_name and (i in invalid or i.split(".")[-1] in invalid):
                 continue
             if i not in by_name:
                 errors.append(MeshError(file=t.file, line=t.line_of("mesh.inputs"),

@@ -130,7 +130,7 @@ def test_cache_sees_edits_and_never_serves_an_invalid_registry(mesh_copy: Path, 
     load = functools.partial(load_mesh, cache_dir=tmp_path / "cache", recheck_seconds=0)  # see every edit at once
     first = load(mesh_copy)
     assert load(mesh_copy) is first  # warm: same object
-    assert list((tmp_path / "cache").glob("*.pickle"))
+    assert list((tmp_path / "cache").glob("*.json"))
     clear_memory_cache()
     from_disk = load(mesh_copy)
     assert from_disk is not first and from_disk.tables.keys() == first.tables.keys()

@@ -1,0 +1,93 @@
+"""Finding and reading registry files as hostile input: bounded, never following a path out of the root.
+
+The loader runs on every DAG parse and every page, so one odd file must neither hang it (a FIFO,
+a symlink to ``/dev/zero``), nor exhaust memory (a huge file), nor crash it with a traceback (bytes
+that are not UTF-8, a dangling symlink, a directory named ``x.sql``), nor read outside the registry
+(a symlink to ``/etc``). Each case becomes a located :class:`MeshError`, reported together with
+every other file's errors.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from airflow_mesh.core.registry.models import MeshError
+
+MAX_TEAM_FILE_BYTES = 64 * 1024  # a team file is a few hundred bytes
+MAX_DDL_FILE_BYTES = 512 * 1024  # a CREATE TABLE with a thousand documented columns is ~100 KiB
+TEAM_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class RegistryFile:
+    """One file of the registry: where it is, how messages name it, and its bytes (``None`` if unreadable)."""
+
+    path: Path
+    display: str  # path relative to the root, as error messages name it
+    data: bytes | None
+    error: MeshError | None = None
+
+
+def team_paths(root: Path) -> list[Path]:
+    """``teams/*.yaml`` and ``teams/*.yml``, sorted by name so a duplicate team's files sit together."""
+    folder = root / "teams"
+    return sorted((p for p in folder.iterdir() if p.suffix in TEAM_SUFFIXES), key=lambda p: (p.stem, p.suffix))
+
+
+def ddl_paths(root: Path) -> list[Path]:
+    """``ddl/<team>/*.sql`` (whatever they are: the reader reports what is not a regular file)."""
+    return sorted((root / "ddl").glob("*/*.sql"))
+
+
+def read_file(path: Path, root: Path, max_bytes: int) -> RegistryFile:
+    """Read ``path`` (under ``root``) if it is a regular file inside the root of at most ``max_bytes``.
+
+    Opened non-blocking so a FIFO cannot hang the loader; the type is checked on the open
+    descriptor (``fstat``), so a file swapped between check and read cannot slip through.
+    """
+    display = str(path.relative_to(root))
+
+    def refuse(message: str, fix: str) -> RegistryFile:
+        return RegistryFile(path, display, None, MeshError(file=display, line=1, message=message, fix=fix))
+
+    real = os.path.realpath(path)
+    if os.path.commonpath([real, str(root)]) != str(root):
+        return refuse(f"symlink to {real}, outside the registry root", "replace the symlink with the file itself")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return refuse("dangling symlink: its target does not exist", "point it at an existing file or delete it")
+    except OSError as err:
+        return refuse(f"cannot be read: {err.strerror}", "make it a readable regular file")
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            return refuse(f"is {kind}", "registry entries must be regular files; rename or remove it")
+        if st.st_size > max_bytes:
+            return refuse(f"is {st.st_size} bytes, over the {max_bytes}-byte limit",
+                          "split it, or check that it is the file you meant")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as err:
+        return refuse(f"cannot be read: {err.strerror}", "make it a readable regular file")
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:  # grew after fstat
+        return refuse(f"is over the {max_bytes}-byte limit", "split it, or check that it is the file you meant")
+    return RegistryFile(path, display, data)
+
+
+def decode(file: RegistryFile) -> tuple[str | None, MeshError | None]:
+    """The file's text, or a located error for bytes that are not UTF-8."""
+    assert file.data is not None
+    try:
+        return file.data.decode("utf-8"), None
+    except UnicodeDecodeError as err:
+        line = file.data.count(b"\n", 0, err.start) + 1
+        return None, MeshError(file=file.display, line=line,
+                               message=f"is not UTF-8 text (byte 0x{file.data[err.start]:02x} at offset {err.start})",
+                               fix="save the file as UTF-8")
