@@ -23,13 +23,26 @@ import re
 
 from airflow_mesh.core.registry.raw import RawColumn, RawTable
 
-_TOKEN = re.compile(r"""
-    (?P<space>[ \t\r\n]+|--[^\n]*)
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<string>'[^'\\]*')
-  | (?P<number>[0-9]+)
-  | (?P<punct>[(),.;=])
-""", re.VERBOSE)
+_WS = r"(?:[ \t\r\n]+|--[^\n]*)*"  # blanks and -- comments, as sqlglot skips them
+_WS1 = r"(?:[ \t\r\n]+|--[^\n]*)+"
+_NAME = r"([A-Za-z_][A-Za-z0-9_]*)"
+_STRING = r"'([^'\\]*)'(?!')"  # no escapes, no doubled quotes: those go to sqlglot
+_TYPE = rf"([A-Za-z_]+)(?:{_WS}\({_WS}([0-9]+){_WS}(?:,{_WS}([0-9]+){_WS})?\))?"
+_COLUMN_TAIL = rf"{_WS1}{_TYPE}(?:{_WS1}COMMENT{_WS}{_STRING})?"
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+_HEAD = _rx(rf"{_WS}CREATE{_WS1}TABLE{_WS1}{_NAME}{_WS}\.{_WS}{_NAME}{_WS}\(")
+_COLUMN = _rx(rf"{_WS}{_NAME}{_COLUMN_TAIL}{_WS}([,)])")
+_PARTITION = _rx(rf"{_WS}{_NAME}(?:{_COLUMN_TAIL})?{_WS}([,)])")
+_PROPERTY = _rx(rf"{_WS}{_STRING}{_WS}={_WS}{_STRING}{_WS}([,)])")
+_CLAUSE = _rx(rf"{_WS1}(USING{_WS1}{_NAME}|PARTITIONED{_WS1}BY{_WS}\(|COMMENT{_WS}{_STRING}|TBLPROPERTIES{_WS}\()")
+_CLAUSE_START = _rx(rf"{_WS}(USING|PARTITIONED|COMMENT|TBLPROPERTIES)\b")
+_END = _rx(rf"{_WS}(?:;{_WS})?\Z")
+
 
 # Spelling -> sqlglot's Spark rendering (tests compare every entry with sqlglot).
 SIMPLE_TYPES = {
@@ -68,156 +81,86 @@ class _NotSimple(Exception):
     """The file is not of the common shape: let sqlglot read it."""
 
 
-class _Tokens:
-    """(kind, text, line) of each token, with line numbers as sqlglot gives them."""
-
-    def __init__(self, text: str) -> None:
-        self.items: list[tuple[str, str, int]] = []
-        pos, line = 0, 1
-        match = _TOKEN.match
-        while pos < len(text):
-            m = match(text, pos)
-            if m is None:
-                raise _NotSimple
-            kind, value = m.lastgroup or "", m.group()
-            if kind != "space":
-                if kind == "string" and text.startswith("'", m.end()):
-                    raise _NotSimple  # '' inside a string
-                self.items.append((kind, value, line))
-            line += value.count("\n")
-            pos = m.end()
-        self.i = 0
-
-    def peek(self) -> tuple[str, str, int]:
-        return self.items[self.i] if self.i < len(self.items) else ("end", "", 0)
-
-    def take(self, kind: str) -> tuple[str, int]:
-        k, value, line = self.peek()
-        if k != kind:
-            raise _NotSimple
-        self.i += 1
-        return value, line
-
-    def word(self, *words: str) -> str:
-        value, _ = self.take("ident")
-        if value.upper() not in words:
-            raise _NotSimple
-        return value.upper()
-
-    def at_word(self, word: str) -> bool:
-        k, value, _ = self.peek()
-        return k == "ident" and value.upper() == word
-
-    def name(self) -> tuple[str, int]:
-        value, line = self.take("ident")
-        if value.upper() in SQL_KEYWORDS:
-            raise _NotSimple
-        return value, line
-
-    def string(self) -> str:
-        return self.take("string")[0][1:-1]
-
-    def punct(self, char: str) -> None:
-        if self.take("punct")[0] != char:
-            raise _NotSimple
-
-    def at_punct(self, char: str) -> bool:
-        k, value, _ = self.peek()
-        return k == "punct" and value == char
+def _line(text: str, offset: int) -> int:
+    """1-based line of an offset, as sqlglot numbers lines."""
+    return text.count("\n", 0, offset) + 1
 
 
-def _type(tokens: _Tokens) -> str:
-    word = tokens.take("ident")[0].upper()
-    if word in SIMPLE_TYPES:
-        return SIMPLE_TYPES[word]
-    if word != "DECIMAL" or not tokens.at_punct("("):
+def _name(m: re.Match[str], group: int) -> str:
+    value = m.group(group)
+    if value.upper() in SQL_KEYWORDS:
         raise _NotSimple
-    tokens.punct("(")
-    args = [str(int(tokens.take("number")[0]))]
-    if tokens.at_punct(","):
-        tokens.punct(",")
-        args.append(str(int(tokens.take("number")[0])))
-    tokens.punct(")")
+    return value
+
+
+def _type(m: re.Match[str], group: int) -> str:
+    """sqlglot's rendering of the type in groups ``group`` (word), +1 and +2 (precision, scale)."""
+    word, precision, scale = m.group(group).upper(), m.group(group + 1), m.group(group + 2)
+    if precision is None and word in SIMPLE_TYPES:
+        return SIMPLE_TYPES[word]
+    if word != "DECIMAL" or precision is None:
+        raise _NotSimple
+    args = [str(int(precision))] + ([str(int(scale))] if scale is not None else [])
     return f"DECIMAL({', '.join(args)})"
 
 
-def _column(tokens: _Tokens, partition: bool) -> RawColumn:
-    name, line = tokens.name()
-    col_type = _type(tokens)
-    comment = None
-    if tokens.at_word("COMMENT"):
-        tokens.word("COMMENT")
-        comment = tokens.string()
-    return RawColumn(name, col_type, comment, line, partition)
+def _column(text: str, m: re.Match[str], partition: bool) -> RawColumn:
+    return RawColumn(_name(m, 1), _type(m, 2), m.group(5), _line(text, m.start(1)), partition)
 
 
-def _partitions(tokens: _Tokens, raw: RawTable) -> None:
-    tokens.punct("(")
+def _list(text: str, pos: int, item: re.Pattern[str]) -> tuple[list[re.Match[str]], int]:
+    """Items up to the closing parenthesis (each item match ends with ',' or ')')."""
+    out = []
     while True:
-        kind, _, _ = tokens.items[tokens.i + 1] if tokens.i + 1 < len(tokens.items) else ("end", "", 0)
-        if kind == "ident":  # "name TYPE ...": a column declared here
-            col = _column(tokens, partition=True)
-            raw.columns.append(col)
-            raw.partitioned_by.append(col.name)
-        else:
-            raw.partitioned_by.append(tokens.name()[0])
-        if not tokens.at_punct(","):
-            break
-        tokens.punct(",")
-    tokens.punct(")")
-
-
-def _properties(tokens: _Tokens, raw: RawTable) -> None:
-    tokens.punct("(")
-    while True:
-        key = tokens.string()
-        tokens.punct("=")
-        raw.properties[key] = tokens.string()
-        if not tokens.at_punct(","):
-            break
-        tokens.punct(",")
-    tokens.punct(")")
+        m = item.match(text, pos)
+        if m is None:
+            raise _NotSimple
+        out.append(m)
+        pos = m.end()
+        if m.group(item.groups) == ")":
+            return out, pos
 
 
 def read_simple_ddl(text: str) -> RawTable | None:
-    """The file's contract if it has the common shape, else None (sqlglot must read it)."""
+    """The file's contract if it has the common shape, else ``None`` (sqlglot must read it)."""
     try:
-        return _read(_Tokens(text))
-    except (_NotSimple, IndexError):
+        return _read(text)
+    except _NotSimple:
         return None
 
 
-def _read(tokens: _Tokens) -> RawTable:
-    tokens.word("CREATE")
-    tokens.word("TABLE")
-    db, _ = tokens.name()
-    tokens.punct(".")
-    table, table_line = tokens.name()
-    raw = RawTable(name=f"{db}.{table}".lower(), line=table_line)
-    tokens.punct("(")
-    while True:
-        raw.columns.append(_column(tokens, partition=False))
-        if not tokens.at_punct(","):
-            break
-        tokens.punct(",")
-    tokens.punct(")")
+def _read(text: str) -> RawTable:
+    head = _HEAD.match(text)
+    if head is None:
+        raise _NotSimple
+    raw = RawTable(name=f"{_name(head, 1)}.{_name(head, 2)}".lower(), line=_line(text, head.start(2)))
+    columns, pos = _list(text, head.end(), _COLUMN)
+    raw.columns = [_column(text, m, partition=False) for m in columns]
     seen: set[str] = set()
-    while tokens.peek()[0] == "ident":
-        clause = tokens.word("USING", "PARTITIONED", "COMMENT", "TBLPROPERTIES")
+    while start := _CLAUSE_START.match(text, pos):
+        m = _CLAUSE.match(text, pos)
+        if m is None:
+            raise _NotSimple
+        clause = start.group(1).upper()
         if clause in seen:
             raise _NotSimple
         seen.add(clause)
+        pos = m.end()
         if clause == "USING":
-            tokens.name()
-        elif clause == "PARTITIONED":
-            tokens.word("BY")
-            _partitions(tokens, raw)
+            _name(m, 2)
         elif clause == "COMMENT":
-            raw.comment = tokens.string()
+            raw.comment = m.group(3)
+        elif clause == "PARTITIONED":
+            parts, pos = _list(text, pos, _PARTITION)
+            for p in parts:
+                if p.group(2) is not None:  # "name TYPE ...": a column declared here
+                    raw.columns.append(_column(text, p, partition=True))
+                    raw.partitioned_by.append(p.group(1))
+                else:
+                    raw.partitioned_by.append(_name(p, 1))
         else:
-            _properties(tokens, raw)
-    if tokens.at_punct(";"):
-        tokens.punct(";")
-    if tokens.peek()[0] != "end":
+            props, pos = _list(text, pos, _PROPERTY)
+            raw.properties.update((p.group(1), p.group(2)) for p in props)
+    if not _END.match(text, pos):
         raise _NotSimple
     return raw

@@ -56,8 +56,9 @@ class RegistryFiles:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.teams = [read_file(p, root, MAX_TEAM_FILE_BYTES) for p in team_paths(root)]
-        self.ddl = [read_file(p, root, MAX_DDL_FILE_BYTES) for p in ddl_paths(root)]
+        inside: dict[Path, bool] = {}
+        self.teams = [read_file(p, root, MAX_TEAM_FILE_BYTES, inside) for p in team_paths(root)]
+        self.ddl = [read_file(p, root, MAX_DDL_FILE_BYTES, inside) for p in ddl_paths(root)]
 
     def content_key(self) -> str:
         digest = hashlib.sha256(f"format {CACHE_FORMAT}\0".encode())
