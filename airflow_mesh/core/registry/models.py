@@ -156,7 +156,9 @@ class Table(Strict):
 
 
 class MeshError(BaseModel):
-    """One problem in the registry, located so a team member can fix it without guessing."""
+    """One located problem, for the team member who has to fix it: a registry error, a broken
+    ownership rule (``rule`` says which) or a DAG file that fails to import. The one message type
+    of the registry, the cluster policy and ``airflow-mesh check``."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -164,10 +166,16 @@ class MeshError(BaseModel):
     line: int
     message: str
     fix: str = ""
+    rule: str = ""  # ownership rule broken ("team", "writes", "reads") or "import"; empty for registry errors
+
+    @property
+    def explained(self) -> str:
+        """The message and its fix, without the location (for exceptions raised in the DAG file itself)."""
+        return f"{self.message}. Fix: {self.fix}" if self.fix else self.message
 
     def __str__(self) -> str:
-        text = f"{self.file}:{self.line}: {self.message}"
-        return f"{text}. Fix: {self.fix}" if self.fix else text
+        rule = f"[{self.rule}] " if self.rule else ""
+        return f"{self.file}:{self.line}: {rule}{self.explained}"
 
 
 class MeshValidationError(ValueError):

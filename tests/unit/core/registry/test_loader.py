@@ -39,12 +39,12 @@ def test_example_mesh_is_valid_and_answers_graph_questions() -> None:
     mesh, errors = validate_root(EXAMPLE_ROOT)
     assert errors == []
     assert len(mesh.teams) >= 4 and len(mesh.tables) >= 10
-    assert mesh.team_of_table("payments.transactions").name == "payments"
-    assert mesh.producers("risk.fraud_scores_daily") == ("risk_daily", "score_fraud")
+    assert mesh.table("payments.transactions").team == "payments"
+    assert mesh.table("risk.fraud_scores_daily").producer == "risk_daily.score_fraud"
     assert set(mesh.downstream("payments.transactions")) == {
         "payments.settlements_daily", "risk.fraud_scores_daily", "bi.revenue_hourly", "bi.transactions_monthly"}
     assert mesh.upstream("risk.fraud_scores_daily") == ("payments.transactions", "auth.logins")
-    assert mesh.team_of_dag("bi_weekly") == "business-intelligence"
+    assert mesh.team_of_producer_dag("bi_weekly") == "business-intelligence"
     down = mesh.closure("payments.transactions")
     assert down["bi.revenue_monthly"] == 3 and down["payments.transactions"] == 0
     order = mesh.topological_order(set(down))
@@ -93,7 +93,7 @@ def test_every_planted_error_is_reported_with_file_and_line(mesh_copy: Path) -> 
         ("cycle of mesh.inputs: auth.logins, auth.sessions_daily", ""),
         ("ddl/risk/broken.sql:", "not valid Spark SQL"),
         (f"teams/risk.yaml:{line_of(team, 'slack:')}", "unknown key 'slack'"),
-        (f"ddl/business-intelligence/kpi_weekly.sql:{line_of(kpi, 'mesh.inputs')}", "private table of team 'payments'"),
+        (f"ddl/business-intelligence/kpi_weekly.sql:{line_of(kpi, 'mesh.inputs')}", "bi.kpi_weekly (team business-intelligence) reads payments.card_tokens, a private table of team payments"),
         (f"ddl/payments/fx_rates.sql:{line_of(fx, 'mesh.schedule')}", "'every day' is not a cron expression"),
     ]
     for where, what in expect:
