@@ -23,40 +23,63 @@ TEAM_SUFFIXES = (".yaml", ".yml")
 
 @dataclass(frozen=True)
 class RegistryFile:
-    """One file of the registry: where it is, how messages name it, and its bytes (``None`` if unreadable)."""
+    """One file of the registry: how messages name it, and its bytes (``None`` if unreadable).
 
-    path: Path
-    display: str  # path relative to the root, as error messages name it
+    Plain strings, not ``Path`` objects: every new parsing process reads (and hashes) every file,
+    and pathlib's parsing would cost more than the reads."""
+
+    display: str  # path relative to the root, as error messages name it: "ddl/<team>/<name>.sql"
     data: bytes | None
     error: MeshError | None = None
 
+    @property
+    def stem(self) -> str:
+        return os.path.splitext(os.path.basename(self.display))[0]
 
-def team_paths(root: Path) -> list[Path]:
-    """``teams/*.yaml`` and ``teams/*.yml``, sorted by name so a duplicate team's files sit together."""
-    folder = root / "teams"
-    return sorted((p for p in folder.iterdir() if p.suffix in TEAM_SUFFIXES), key=lambda p: (p.stem, p.suffix))
-
-
-def ddl_paths(root: Path) -> list[Path]:
-    """``ddl/<team>/*.sql`` (whatever they are: the reader reports what is not a regular file)."""
-    return sorted((root / "ddl").glob("*/*.sql"))
+    @property
+    def folder(self) -> str:
+        """The folder the file is in (for a DDL file: its team)."""
+        return os.path.basename(os.path.dirname(self.display))
 
 
-def read_file(path: Path, root: Path, max_bytes: int, inside: dict[Path, bool] | None = None) -> RegistryFile:
-    """Read ``path`` (under ``root``) if it is a regular file inside the root of at most ``max_bytes``.
+def team_paths(root: Path) -> list[str]:
+    """``teams/*.yaml`` and ``teams/*.yml`` relative to ``root``, sorted by team so a duplicate's files sit together."""
+    names = [n for n in _names(os.path.join(root, "teams")) if os.path.splitext(n)[1] in TEAM_SUFFIXES]
+    return [f"teams/{n}" for n in sorted(names, key=os.path.splitext)]
+
+
+def ddl_paths(root: Path) -> list[str]:
+    """``ddl/<team>/*.sql`` relative to ``root`` (whatever they are: the reader reports what is not a regular file)."""
+    out = []
+    ddl = os.path.join(root, "ddl")
+    for team in _names(ddl):
+        if os.path.isdir(os.path.join(ddl, team)):
+            out += [f"ddl/{team}/{n}" for n in _names(os.path.join(ddl, team)) if n.endswith(".sql")]
+    return sorted(out)
+
+
+def _names(folder: str) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
+
+
+def read_file(display: str, root: Path, max_bytes: int, inside: dict[str, bool] | None = None) -> RegistryFile:
+    """Read ``display`` (relative to ``root``) if it is a regular file inside the root of at most ``max_bytes``.
 
     Opened non-blocking so a FIFO cannot hang the loader; the type is checked on the open
     descriptor (``fstat``), so a file swapped between check and read cannot slip through.
     ``inside`` memoizes, per load, whether a folder resolves inside the root (realpath costs
     a system call per path component; 5,000 files share a few dozen folders).
     """
-    display = str(path.relative_to(root))
+    path = os.path.join(root, display)
 
     def refuse(message: str, fix: str) -> RegistryFile:
-        return RegistryFile(path, display, None, MeshError(file=display, line=1, message=message, fix=fix))
+        return RegistryFile(display, None, MeshError(file=display, line=1, message=message, fix=fix))
 
     inside = {} if inside is None else inside
-    folder = path.parent
+    folder = os.path.dirname(path)
     if folder not in inside:
         inside[folder] = _within(os.path.realpath(folder), root)
     if not inside[folder] or (os.path.islink(path) and not _within(os.path.realpath(path), root)):
@@ -89,7 +112,7 @@ def read_file(path: Path, root: Path, max_bytes: int, inside: dict[Path, bool] |
         os.close(fd)
     if size > max_bytes:  # grew after fstat
         return refuse(f"is over the {max_bytes}-byte limit", "split it, or check that it is the file you meant")
-    return RegistryFile(path, display, b"".join(chunks))
+    return RegistryFile(display, b"".join(chunks))
 
 
 def _within(real: str, root: Path) -> bool:

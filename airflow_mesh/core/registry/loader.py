@@ -56,7 +56,7 @@ class RegistryFiles:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        inside: dict[Path, bool] = {}
+        inside: dict[str, bool] = {}
         self.teams = [read_file(p, root, MAX_TEAM_FILE_BYTES, inside) for p in team_paths(root)]
         self.ddl = [read_file(p, root, MAX_DDL_FILE_BYTES, inside) for p in ddl_paths(root)]
 
@@ -89,7 +89,7 @@ def _load_teams(files: list[RegistryFile], errors: list[MeshError]) -> tuple[dic
     teams: dict[str, Team] = {}
     first_file: dict[str, str] = {}
     for f in files:
-        stem = f.path.stem
+        stem = f.stem
         if stem in first_file:
             errors.append(MeshError(file=f.display, line=1,
                                     message=f"team '{stem}' is defined twice: {first_file[stem]} and {f.display}",
@@ -113,7 +113,7 @@ def _load_tables(files: list[RegistryFile], team_names: set[str],
     tables: list[Table] = []
     invalid: set[str] = set()
     for f in files:
-        team_name = f.path.parent.name
+        team_name = f.folder
         if team_name not in team_names:
             errors.append(MeshError(file=f.display, line=1,
                                     message=f"folder ddl/{team_name}/ belongs to no registered team",
@@ -122,12 +122,12 @@ def _load_tables(files: list[RegistryFile], team_names: set[str],
         text = _text(f, errors)
         table = None
         if text is not None:
-            table, errs = parse_ddl_text(text, f.display, f.path.stem, team_name)
+            table, errs = parse_ddl_text(text, f.display, f.stem, team_name)
             errors.extend(errs)
         if table is not None:
             tables.append(table)
         else:
-            invalid.add(declared_name(text, f.path.stem))
+            invalid.add(declared_name(text, f.stem))
     return tables, invalid
 
 

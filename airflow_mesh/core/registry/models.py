@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -126,18 +128,15 @@ class Table(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"'{value}' is not an IANA time zone name (e.g. 'UTC', 'Europe/Amsterdam')") from None
+        problem = _timezone_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
-        problem = validate_schedule(value)
+        problem = _schedule_problem(value)
         if problem:
             raise ValueError(problem)
         return value
@@ -153,6 +152,22 @@ class Table(Strict):
 
     def line_of(self, key: str) -> int:
         return self.lines.get(key, self.line)
+
+
+@lru_cache(maxsize=1024)
+def _timezone_problem(value: str) -> str | None:
+    """Memoized: thousands of tables share a handful of zones, and every cache read re-validates them."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"'{value}' is not an IANA time zone name (e.g. 'UTC', 'Europe/Amsterdam')"
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _schedule_problem(value: str) -> str | None:
+    """Memoized like :func:`_timezone_problem`: a schedule's validity depends on its text only."""
+    return validate_schedule(value)
 
 
 class MeshError(BaseModel):
