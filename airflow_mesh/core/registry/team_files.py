@@ -43,10 +43,31 @@ def _refuse_aliases(text: str, display: str) -> MeshError | None:
     return None
 
 
+MAX_FLOW_DEPTH = 32  # a team file needs 3; PyYAML's time grows with the cube of flow nesting
+
+
+def _too_deep(text: str, display: str) -> MeshError | None:
+    """Refuse deeply nested ``[``/``{`` before PyYAML sees them: 2,000 levels (4 KB) take it 20 s.
+
+    Counted without regard to quotes, so it errs on the side of refusing (no team file has 32 levels).
+    """
+    depth = 0
+    for no, line in enumerate(text.splitlines(), start=1):
+        for ch in line:
+            if ch in "[{":
+                depth += 1
+                if depth > MAX_FLOW_DEPTH:
+                    return MeshError(file=display, line=no, message=f"YAML nested deeper than {MAX_FLOW_DEPTH} levels",
+                                     fix="a team file is a mapping of a few levels")
+            elif ch in "]}":
+                depth = max(0, depth - 1)
+    return None
+
+
 def _parse_yaml(text: str, display: str) -> tuple[yaml.Node | None, Any, MeshError | None]:
     """Compose once (the node tree locates errors) and construct from the same tree."""
     try:
-        refused = _refuse_aliases(text, display)
+        refused = _too_deep(text, display) or _refuse_aliases(text, display)
         if refused:
             return None, None, refused
         loader = yaml.SafeLoader(text)

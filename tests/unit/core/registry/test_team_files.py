@@ -57,3 +57,21 @@ def test_yaml_and_yml_of_one_team_is_an_error_naming_both(mesh_copy: Path) -> No
     assert [str(e) for e in errors if "twice" in str(e)] == [
         "teams/payments.yml:1: team 'payments' is defined twice: teams/payments.yaml and teams/payments.yml. "
         "Fix: keep one of the two files"]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("open_, close", [("[", "]"), ("{a: ", "}")])
+def test_deep_flow_nesting_is_refused_before_yaml_parses_it(open_: str, close: str) -> None:
+    # 20,000 levels fit in the size limit; PyYAML would take hours (cubic in the depth).
+    team, errors = load_team_text("name: risk\ndescription: " + open_ * 20000 + close * 20000 + "\n",
+                                  "teams/risk.yaml", "risk")
+    assert team is None and [str(e) for e in errors] == [
+        "teams/risk.yaml:2: YAML nested deeper than 32 levels. Fix: a team file is a mapping of a few levels"]
+
+
+@pytest.mark.timeout(30)
+def test_deep_block_nesting_within_the_size_limit_is_a_located_error() -> None:
+    text = "name: risk\n" + "".join(f"{' ' * i}k{i}:\n" for i in range(350))
+    assert len(text.encode()) < 64 * 1024
+    team, errors = load_team_text(text, "teams/risk.yaml", "risk")
+    assert team is None and errors and all(e.file == "teams/risk.yaml" for e in errors)
