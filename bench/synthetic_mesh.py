@@ -65,3 +65,62 @@ if __name__ == "__main__":
     a = p.parse_args()
     generate(a.root, a.tables, a.teams, a.seed)
     print(f"wrote {a.tables} tables over {a.teams} teams to {a.root}")
+
+
+DAG_FILE = '''from datetime import datetime
+
+from airflow.sdk import DAG
+
+from airflow_mesh.operators import ProduceTableOperator
+from airflow_mesh.sensors import TableSensor
+
+with DAG({dag_id!r}, schedule={schedule!r}, start_date=datetime(2025, 1, 1), catchup=False, tags=[{tag!r}]):
+    waits = {{t: TableSensor(task_id="wait_" + t.replace(".", "_"), table=t) for t in {inputs!r}}}
+    for table, task_id, reads in {produces!r}:
+        produce = ProduceTableOperator(task_id=task_id, table=table)
+        for t in reads:
+            waits[t] >> produce
+'''
+
+
+def generate_dags(root: Path, dags_folder: Path, n_dags: int) -> int:
+    """One DAG file per producer DAG of the mesh at ``root`` (under ``dags/<team>/``), plus consumer-only
+    DAGs (sensors on tables their team may read) up to ``n_dags`` files. Returns the number written."""
+    import re
+
+    tables: dict[str, dict] = {}
+    for sql in sorted((root / "ddl").glob("*/*.sql")):
+        text = sql.read_text()
+        props = dict(re.findall(r"'(mesh\.[a-z_]+)' = '([^']*)'", text))
+        name = re.search(r"CREATE TABLE (\S+) \(", text).group(1)
+        tables[name] = {"team": sql.parent.name, "props": props}
+    by_dag: dict[str, list[str]] = {}
+    for name, t in tables.items():
+        by_dag.setdefault(t["props"]["mesh.producer"].rpartition(".")[0], []).append(name)
+    written = 0
+    for dag_id, names in sorted(by_dag.items()):
+        team = tables[names[0]]["team"]
+        produces = []
+        for name in names:
+            reads = [i.strip() for i in tables[name]["props"].get("mesh.inputs", "").split(",") if i.strip()]
+            produces.append((name, tables[name]["props"]["mesh.producer"].rpartition(".")[2], reads))
+        inputs = sorted({i for _, _, reads in produces for i in reads})
+        _write_dag(dags_folder / team / f"{dag_id}.py", dag_id, tables[names[0]]["props"]["mesh.schedule"],
+                   team, inputs, produces)
+        written += 1
+    readable = sorted(tables)
+    rng = random.Random(11)
+    teams = sorted({t["team"] for t in tables.values()})
+    while written < n_dags:
+        team = teams[written % len(teams)]
+        mine = [n for n in readable if tables[n]["props"]["mesh.access"] == "public" or tables[n]["team"] == team]
+        dag_id = f"{team}_report_{written:03d}"
+        _write_dag(dags_folder / team / f"{dag_id}.py", dag_id, "@daily", team, sorted(rng.sample(mine, 3)), [])
+        written += 1
+    return written
+
+
+def _write_dag(path: Path, dag_id: str, schedule: str, team: str, inputs: list[str], produces: list) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(DAG_FILE.format(dag_id=dag_id, schedule=schedule, tag=f"team:{team}", inputs=inputs,
+                                    produces=produces))

@@ -11,9 +11,10 @@ Pure: used by the sensors, the cluster policy and ``airflow-mesh check``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from airflow_mesh.core.registry.mesh import Mesh
+if TYPE_CHECKING:
+    from airflow_mesh.core.registry.mesh import Mesh
 
 TEAM_TAG_PREFIX = "team:"
 
@@ -22,7 +23,7 @@ def declared_teams(mesh: Mesh, dag_id: str, fileloc: str | None = None,
                    tags: Iterable[str] = ()) -> dict[str, str]:
     """Every way the DAG names its team: ``{"tables"|"folder"|"tag": team}``."""
     found: dict[str, str] = {}
-    by_tables = mesh.team_of_dag(dag_id)
+    by_tables = mesh.team_of_producer_dag(dag_id)
     if by_tables:
         found["tables"] = by_tables
     if fileloc:
@@ -35,8 +36,11 @@ def declared_teams(mesh: Mesh, dag_id: str, fileloc: str | None = None,
     return found
 
 
-def team_of_dag(mesh: Mesh, dag_id: str, fileloc: str | None = None, tags: Iterable[str] = ()) -> str | None:
-    """The DAG's team by the rule above (``None`` when nothing names one)."""
+def owning_team(mesh: Mesh, dag_id: str, fileloc: str | None = None, tags: Iterable[str] = ()) -> str | None:
+    """The DAG's team by the precedence above (``None`` when nothing names one).
+
+    Unlike :meth:`Mesh.team_of_producer_dag` (tables only), this also asks the folder and the tag;
+    unlike :func:`airflow_mesh.core.rules.check_dag` it does not require them to agree."""
     found = declared_teams(mesh, dag_id, fileloc, tags)
     for source in ("tables", "folder", "tag"):
         if source in found:

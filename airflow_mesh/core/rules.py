@@ -1,8 +1,10 @@
 """The ownership rules of the mesh, as pure functions over what a DAG declares.
 
-One implementation serves the cluster policy (DAG import), ``airflow-mesh check``
-(a team's CI) and the tests, so the three can never disagree. No Airflow import:
-the facts are extracted from DAG objects by :mod:`airflow_mesh.governance.facts`.
+Each rule lives here once: the registry (``mesh.inputs``), the cluster policy (DAG import),
+``airflow-mesh check`` (a team's CI), ``TableSensor`` and the producing operators call it, so
+they can never disagree. Broken rules are :class:`~airflow_mesh.core.registry.models.MeshError`
+with ``rule`` set. No Airflow import: the facts are extracted from DAG objects by
+:mod:`airflow_mesh.governance.facts`.
 
 Rules:
 1. A DAG belongs to exactly one registered team (tables it produces, its team
@@ -18,9 +20,13 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airflow_mesh.core.ownership import TEAM_TAG_PREFIX, declared_teams
-from airflow_mesh.core.registry.mesh import Mesh
+from airflow_mesh.core.registry.models import MeshError, Table, Team
+
+if TYPE_CHECKING:
+    from airflow_mesh.core.registry.mesh import Mesh
 
 
 @dataclass(frozen=True)
@@ -38,47 +44,66 @@ class DagFacts:
     tasks: tuple[TaskFacts, ...] = field(default_factory=tuple)
 
 
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule, located and explained for the team member who has to fix it."""
-
-    file: str
-    line: int
-    dag_id: str
-    rule: str  # "team" | "writes" | "reads"
-    message: str
-    fix: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: [{self.rule}] {self.message}. Fix: {self.fix}"
+def may_read(table: Table, team: str | None) -> bool:
+    """Rule 3: a table is readable by its own team, and by everyone when it is public."""
+    return table.access != "private" or table.team == team
 
 
-def check_dag(mesh: Mesh, dag: DagFacts) -> tuple[str | None, list[Violation]]:
+def read_error(reader: str, team: str | None, table: Table, owner: Team | None, *, file: str, line: int,
+               reads: str = "reads") -> MeshError | None:
+    """Rule 3 as a located error (``None`` when ``reader`` of ``team`` may read ``table``).
+
+    The one implementation behind the registry's ``mesh.inputs`` check, the cluster policy,
+    ``airflow-mesh check`` and ``TableSensor`` (which ``reads="waits for"``).
+    """
+    if may_read(table, team):
+        return None
+    whom = owner.contact_line if owner else f"team {table.team}"
+    return MeshError(file=file, line=line, rule="reads",
+                     message=f"{reader} (team {team or 'none'}) {reads} {table.name}, a private table of team {table.team}",
+                     fix=f"Ask {whom} to make it public (mesh.access in {table.file}), or read a public table instead")
+
+
+def producer_error(dag_id: str, task_id: str, table: Table, *, file: str, line: int) -> MeshError | None:
+    """Rule 2 (second half) as a located error: only the producer the contract names writes the table.
+
+    The one implementation behind the cluster policy, ``airflow-mesh check`` and the producing
+    operators (``ProduceTableOperator``, ``SparkYarnOperator``).
+    """
+    if (table.producer_dag, table.producer_task) == (dag_id, task_id):
+        return None
+    return MeshError(file=file, line=line, rule="writes",
+                     message=(f"task {dag_id}.{task_id} writes {table.name}, whose contract names {table.producer} "
+                              f"as its only producer ({table.file}:{table.line_of('mesh.producer')})"),
+                     fix="change mesh.producer in the DDL, or write a table your task produces")
+
+
+def check_dag(mesh: Mesh, dag: DagFacts) -> tuple[str | None, list[MeshError]]:
     """The DAG's team (when it has exactly one) and every rule it breaks."""
     file = dag.fileloc or "<unknown file>"
     dag_line = _line_of(dag.fileloc, "dag_id", dag.dag_id)
-    violations: list[Violation] = []
+    violations: list[MeshError] = []
 
     found = declared_teams(mesh, dag.dag_id, dag.fileloc, dag.tags)
     unknown_tags = [t[len(TEAM_TAG_PREFIX):] for t in dag.tags
                     if t.startswith(TEAM_TAG_PREFIX) and t[len(TEAM_TAG_PREFIX):] not in mesh.teams]
     for name in unknown_tags:
-        violations.append(Violation(
-            file, dag_line, dag.dag_id, "team", f"DAG {dag.dag_id} is tagged team:{name}, which is not a registered team",
+        violations.append(_violation(
+            file, dag_line, "team", f"DAG {dag.dag_id} is tagged team:{name}, which is not a registered team",
             f"use one of {', '.join(sorted(mesh.teams))}, or add teams/{name}.yaml"))
     teams = {t for source, t in found.items() if t in mesh.teams}
     team: str | None = None
     if len(teams) > 1:
         named = ", ".join(f"{source} say {t}" for source, t in sorted(found.items()))
-        violations.append(Violation(
-            file, dag_line, dag.dag_id, "team", f"DAG {dag.dag_id} belongs to more than one team ({named})",
+        violations.append(_violation(
+            file, dag_line, "team", f"DAG {dag.dag_id} belongs to more than one team ({named})",
             "a DAG has one owning team: move it to that team's folder, fix its team: tag, "
             "or split it so each DAG only produces its own team's tables"))
     elif teams:
         team = teams.pop()
     elif not unknown_tags:
-        violations.append(Violation(
-            file, dag_line, dag.dag_id, "team", f"DAG {dag.dag_id} belongs to no registered team",
+        violations.append(_violation(
+            file, dag_line, "team", f"DAG {dag.dag_id} belongs to no registered team",
             f"put the file under dags/<team>/ or tag the DAG 'team:<team>' (teams: {', '.join(sorted(mesh.teams))})"))
 
     for task in dag.tasks:
@@ -87,34 +112,29 @@ def check_dag(mesh: Mesh, dag: DagFacts) -> tuple[str | None, list[Violation]]:
         for name in task.writes:
             t = mesh.tables.get(name)
             if t is None:
-                violations.append(Violation(
-                    file, line, dag.dag_id, "writes", f"task {where} writes {name}, which is not in the registry",
+                violations.append(_violation(
+                    file, line, "writes", f"task {where} writes {name}, which is not in the registry",
                     f"add its CREATE TABLE to ddl/{team or '<team>'}/ first"))
             elif team and t.team != team:
-                violations.append(Violation(
-                    file, line, dag.dag_id, "writes",
+                violations.append(_violation(
+                    file, line, "writes",
                     f"task {where} (team {team}) writes {name}, which team {t.team} owns ({t.file}:{t.line})",
                     f"write a table of team {team}, or ask {mesh.teams[t.team].contact_line} to hand it over"))
-            elif (t.producer_dag, t.producer_task) != (dag.dag_id, task.task_id):
-                violations.append(Violation(
-                    file, line, dag.dag_id, "writes",
-                    f"task {where} writes {name}, whose contract names {t.producer} as its only producer "
-                    f"({t.file}:{t.line_of('mesh.producer')})",
-                    "change mesh.producer in the DDL, or remove the outlet"))
+            elif error := producer_error(dag.dag_id, task.task_id, t, file=file, line=line):
+                violations.append(error)
         for name in task.reads:
             t = mesh.tables.get(name)
             if t is None:
-                violations.append(Violation(
-                    file, line, dag.dag_id, "reads", f"task {where} reads {name}, which is not in the registry",
+                violations.append(_violation(
+                    file, line, "reads", f"task {where} reads {name}, which is not in the registry",
                     "check the table name with 'airflow-mesh show'"))
-            elif t.access == "private" and t.team != team:
-                owner = mesh.teams[t.team]
-                violations.append(Violation(
-                    file, line, dag.dag_id, "reads",
-                    f"task {where} (team {team or 'none'}) reads {name}, a private table of team {t.team}",
-                    f"read a public table instead, or ask {owner.contact_line} to make it public "
-                    f"(mesh.access in {t.file})"))
+            elif error := read_error(f"task {where}", team, t, mesh.teams.get(t.team), file=file, line=line):
+                violations.append(error)
     return team, violations
+
+
+def _violation(file: str, line: int, rule: str, message: str, fix: str) -> MeshError:
+    return MeshError(file=file, line=line, rule=rule, message=message, fix=fix)
 
 
 def _line_of(fileloc: str | None, key: str, value: str) -> int:

@@ -14,18 +14,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
-
-@dataclass(frozen=True)
-class Finding:
-    file: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+from airflow_mesh.core.registry.models import MeshError
 
 
 def _isolated_airflow_home() -> None:
@@ -37,7 +28,7 @@ def _isolated_airflow_home() -> None:
     os.environ["AIRFLOW__MESH__ENFORCE"] = "off"
 
 
-def check_folder(folder: Path) -> tuple[int, list[Finding]]:
+def check_folder(folder: Path) -> tuple[int, list[MeshError]]:
     """Parse every DAG file under ``folder``: (number of DAGs that imported, every finding)."""
     _isolated_airflow_home()
     from airflow.dag_processing.dagbag import DagBag
@@ -48,14 +39,14 @@ def check_folder(folder: Path) -> tuple[int, list[Finding]]:
 
     folder = folder.resolve()
     bag = DagBag(str(folder), safe_mode=False)
-    findings: list[Finding] = []
+    findings: list[MeshError] = []
     for path, error in sorted(bag.import_errors.items()):
         full = str(folder / path) if not os.path.isabs(path) else path
-        findings.append(Finding(full, _line_in_traceback(full, error), f"[import] {_last_line(error)}"))
+        findings.append(MeshError(file=full, line=_line_in_traceback(full, error), rule="import",
+                                  message=_last_line(error)))
     mesh = configured_mesh()
     for dag in sorted(bag.dags.values(), key=lambda d: d.dag_id):
-        _, violations = check_dag(mesh, dag_facts(dag))
-        findings += [Finding(v.file, v.line, f"[{v.rule}] {v.message}. Fix: {v.fix}") for v in violations]
+        findings += check_dag(mesh, dag_facts(dag))[1]
     return len(bag.dags), findings
 
 

@@ -5,7 +5,7 @@ edit (read, edit, delete; create/read/delete runs) on the DAGs the team owns, re
 every other DAG. It is idempotent, and removes a role's DAG permissions that no longer
 match (a DAG that changed owner, or was deleted). Users get the built-in ``Viewer``
 role (menus, logs, browsing) plus their team's role. Ownership comes from the same
-rule as everywhere else (:func:`airflow_mesh.core.ownership.team_of_dag`), applied to the
+rule as everywhere else (:func:`airflow_mesh.core.ownership.owning_team`), applied to the
 DAGs in the metadata DB.
 
 Under SimpleAuthManager there are no per-DAG permissions: its fixed roles (viewer,
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from airflow_mesh.core.ownership import team_of_dag
+from airflow_mesh.core.ownership import owning_team
 from airflow_mesh.core.registry.mesh import Mesh
 
 ROLE_PREFIX = "team:"
@@ -66,7 +66,7 @@ def role_name(team: str) -> str:
 
 def desired_permissions(mesh: Mesh, dags: Iterable[DagRow]) -> tuple[dict[str, set[Perm]], list[str]]:
     """Every team role's DAG permissions, and the DAGs no team owns."""
-    owners = {d.dag_id: team_of_dag(mesh, d.dag_id, d.fileloc, d.tags) for d in dags}
+    owners = {d.dag_id: owning_team(mesh, d.dag_id, d.fileloc, d.tags) for d in dags}
     wanted: dict[str, set[Perm]] = {role_name(t): set() for t in mesh.teams}
     for dag_id, owner in owners.items():
         for team in mesh.teams:

@@ -14,6 +14,7 @@ from airflow.sdk import BaseOperator
 from airflow_mesh.utils.assets import table_asset
 from airflow_mesh.core.intervals import grid_for, partition_value
 from airflow_mesh.core.registry import Table
+from airflow_mesh.core.rules import producer_error
 from airflow_mesh.settings import configured_mesh
 from airflow_mesh.utils.run_period import run_period
 
@@ -30,11 +31,12 @@ def with_table_outlet(table: str, kwargs: dict[str, Any]) -> tuple[Table, dict[s
 
 
 def check_producer(op: BaseOperator, t: Table) -> None:
-    """A task may write a table only as the producer its contract names."""
-    if op.has_dag() and (op.dag_id, op.task_id) != (t.producer_dag, t.producer_task):
-        raise NotProducerError(
-            f"{op.dag_id}.{op.task_id} writes {t.name}, but its contract ({t.file}:{t.line_of('mesh.producer')}) "
-            f"names {t.producer} as producer. Change mesh.producer, or write a table your task produces.")
+    """A task may write a table only as the producer its contract names (rule 2 of :mod:`airflow_mesh.core.rules`)."""
+    if not op.has_dag():
+        return
+    error = producer_error(op.dag_id, op.task_id, t, file=op.dag.fileloc or "", line=1)
+    if error:
+        raise NotProducerError(error.explained)
 
 
 class ProduceTableOperator(BaseOperator):

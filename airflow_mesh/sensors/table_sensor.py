@@ -24,7 +24,8 @@ from airflow_mesh.core.coverage import (
     evaluate,
     requirements_for,
 )
-from airflow_mesh.core.ownership import team_of_dag
+from airflow_mesh.core.ownership import owning_team
+from airflow_mesh.core.rules import read_error
 from airflow_mesh.settings import configured_mesh
 from airflow_mesh.utils.run_period import run_period
 from airflow_mesh.triggers.table_trigger import TableCoverageTrigger, fetch_task_states
@@ -69,15 +70,14 @@ class TableSensor(BaseSensorOperator):
             self._check_access(mesh, resolved)
 
     def _check_access(self, mesh, resolved) -> None:
+        """Rule 3 of :mod:`airflow_mesh.core.rules`, at parse time."""
         dag = self.dag
-        team = team_of_dag(mesh, dag.dag_id, dag.fileloc, dag.tags)
+        team = owning_team(mesh, dag.dag_id, dag.fileloc, dag.tags)
         for t in resolved:
-            if t.access == "private" and t.team != team:
-                owner = mesh.teams[t.team]
-                raise PrivateTableError(
-                    f"{dag.dag_id}.{self.task_id} (team {team or 'unknown'}) waits for {t.name}, a private table "
-                    f"of team {t.team} ({t.file}). Ask {owner.contact_line} to make it public, or read a public "
-                    f"table instead.")
+            error = read_error(f"{dag.dag_id}.{self.task_id}", team, t, mesh.teams.get(t.team),
+                               file=dag.fileloc or "", line=1, reads="waits for")
+            if error:
+                raise PrivateTableError(error.explained)
 
     def _requirements(self, context: Any) -> list[Requirement]:
         period = run_period(context, self.period_schedule)

@@ -34,7 +34,7 @@ def mesh_map(mesh: Mesh, states: dict[tuple[str, str], dict], readable_dags: set
              for t in mesh.tables.values() for i in t.inputs]
     dags_by_team: dict[str, list[str]] = {}
     for dag_id in sorted(mesh.tables_by_dag):
-        team = mesh.team_of_dag(dag_id)
+        team = mesh.team_of_producer_dag(dag_id)
         if team:
             dags_by_team.setdefault(team, []).append(dag_id)
     teams = [{"name": team.name, "description": team.description, "contact": team.contact_line,

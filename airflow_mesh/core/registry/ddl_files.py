@@ -9,6 +9,10 @@ The DDL is the table's contract. Mesh properties live in ``TBLPROPERTIES``:
 * ``mesh.start_date`` first period with data, ISO date (optional; a date without offset is local to
   ``mesh.timezone``)
 * ``mesh.timezone``   IANA time zone the schedule is evaluated in, e.g. ``Europe/Amsterdam`` (default UTC)
+
+Reading happens in two steps: a reader turns the text into a :class:`RawTable` (the fast reader
+for the common shape, sqlglot for anything else), then :func:`check_contract` checks it and builds
+the :class:`Table`. sqlglot is imported only when a file needs it.
 """
 
 from __future__ import annotations
@@ -16,20 +20,23 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-from pathlib import Path
 
-import sqlglot
 from pydantic import ValidationError
-from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
 
 from airflow_mesh.core.intervals import UTC
+from airflow_mesh.core.registry.ddl_fast import read_simple_ddl
 from airflow_mesh.core.registry.models import Column, MeshError, Table
+from airflow_mesh.core.registry.raw import RawColumn, RawTable
 
 KNOWN_PROPERTIES = {"mesh.producer", "mesh.schedule", "mesh.access", "mesh.inputs", "mesh.start_date", "mesh.timezone"}
 REQUIRED_PROPERTIES = ("mesh.producer", "mesh.schedule", "mesh.access")
 TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 PRODUCER = re.compile(r"^[A-Za-z0-9_.-]+\.[A-Za-z0-9_-]+$")
+# A name Spark accepts unquoted (letters, digits, '_'; not only digits): what every engine and page can
+# show as is. Backquoted names could hold anything, markup included.
+COLUMN_NAME = re.compile(r"^(?![0-9]+$)[A-Za-z0-9_]+$")
+_CREATE_NAME = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:EXTERNAL\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+                          r"`?([A-Za-z0-9_]+)`?\s*\.\s*`?([A-Za-z0-9_]+)`?", re.IGNORECASE)
 
 
 def _line_at(text: str, needle: str, default: int) -> int:
@@ -37,18 +44,15 @@ def _line_at(text: str, needle: str, default: int) -> int:
     return text.count("\n", 0, idx) + 1 if idx >= 0 else default
 
 
-def _comment(node: exp.ColumnDef) -> str | None:
-    for c in node.args.get("constraints") or []:
-        if isinstance(c.kind, exp.CommentColumnConstraint):
-            return c.kind.this.name
-    return None
+def declared_name(text: str | None, stem: str) -> str:
+    """The table a file is meant to define, even when its DDL is invalid: used to avoid knock-on
+    "input not defined" errors for that table only. ``db.table`` when the CREATE line says it,
+    else the file's stem (then only inputs of that exact short name are spared)."""
+    m = _CREATE_NAME.search(text or "")
+    return f"{m.group(1)}.{m.group(2)}".lower() if m else stem.lower()
 
 
-def _column(node: exp.ColumnDef) -> tuple[str, str, str | None, int]:
-    meta = node.this.meta or {}
-    kind = node.args.get("kind")
-    return node.name, kind.sql("spark") if kind is not None else "", _comment(node), meta.get("line", 1)
-
+# ---- step 1: read the text (sqlglot; the fast reader is in ddl_fast) ---------------------------------
 
 def _ends_inside_string(line: str) -> bool:
     """Whether a line leaves a '...' string open (``--`` comments outside strings ignored)."""
@@ -69,7 +73,7 @@ def _ends_inside_string(line: str) -> bool:
     return in_string
 
 
-def _token_error(text: str, display: str, error: TokenError) -> MeshError:
+def _token_error(text: str, display: str, error: Exception) -> MeshError:
     """Locate a tokenizer error (sqlglot's carries no position).
 
     The usual cause is an unbalanced quote, e.g. an apostrophe inside a COMMENT:
@@ -86,129 +90,187 @@ def _token_error(text: str, display: str, error: TokenError) -> MeshError:
                      fix="check quotes and parentheses")
 
 
-def declared_name(path: Path) -> str:
-    """The table a file is meant to define (``<team folder>`` is not the db): used to
-    avoid knock-on "input not defined" errors for a table whose DDL is merely invalid."""
-    return path.stem.lower()
+def _sqlglot_column(node, partition: bool) -> RawColumn:
+    from sqlglot import exp
+
+    comment = None
+    for c in node.args.get("constraints") or []:
+        if isinstance(c.kind, exp.CommentColumnConstraint):
+            comment = c.kind.this.name
+            break
+    kind = node.args.get("kind")
+    return RawColumn(node.name, kind.sql("spark") if kind is not None else "", comment,
+                     (node.this.meta or {}).get("line", 1), partition)
 
 
-def parse_ddl_file(path: Path, display: str, team: str) -> tuple[Table | None, list[MeshError]]:
-    """Parse one DDL file; return its table or every error found in it."""
-    text = path.read_text(encoding="utf-8")
+def read_ddl_with_sqlglot(text: str, display: str) -> tuple[RawTable | None, list[MeshError]]:
+    """Any Spark SQL: sqlglot's parse of the file, or the located syntax error."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError, TokenError
 
-    def err(line: int, message: str, fix: str = "") -> MeshError:
-        return MeshError(file=display, line=line, message=message, fix=fix)
+    def err(message: str, fix: str, line: int = 1) -> tuple[None, list[MeshError]]:
+        return None, [MeshError(file=display, line=line, message=message, fix=fix)]
 
     try:
         statements = [s for s in sqlglot.parse(text, read="spark") if s is not None]
     except ParseError as e:
         first = e.errors[0] if e.errors else {}
-        return None, [err(first.get("line") or 1, f"not valid Spark SQL: {first.get('description') or e}",
-                          "correct the CREATE TABLE statement")]
+        return err(f"not valid Spark SQL: {first.get('description') or e}", "correct the CREATE TABLE statement",
+                   first.get("line") or 1)
     except TokenError as e:
         return None, [_token_error(text, display, e)]
+    except RecursionError:
+        return err("nested too deeply to be a table contract", "declare plain columns with their types")
     creates = [s for s in statements if isinstance(s, exp.Create) and s.kind == "TABLE"]
     if len(statements) != 1 or len(creates) != 1:
         found = ", ".join(s.key.upper() for s in statements) or "nothing"
-        return None, [err(1, f"expected exactly one CREATE TABLE statement, found: {found}",
-                          "keep one CREATE TABLE per file")]
+        return err(f"expected exactly one CREATE TABLE statement, found: {found}", "keep one CREATE TABLE per file")
     create = creates[0]
     schema = create.this
     if not isinstance(schema, exp.Schema) or not isinstance(schema.this, exp.Table):
-        return None, [err(1, "CREATE TABLE has no column list", "declare the columns with their types and comments")]
+        return err("CREATE TABLE has no column list", "declare the columns with their types and comments")
     table_node = schema.this
-    table_line = (table_node.this.meta or {}).get("line", 1)
-    name = ".".join(p for p in (table_node.db, table_node.name) if p).lower()
-    errors: list[MeshError] = []
-    if not TABLE_NAME.match(name):
-        errors.append(err(table_line, f"table name '{name}' is not '<database>.<table>'",
-                          "write CREATE TABLE <database>.<table>"))
-    if path.stem.lower() != name.split(".")[-1]:
-        errors.append(err(table_line, f"file {path.name} defines table '{name}'",
-                          f"name the file {name.split('.')[-1]}.sql"))
-
-    columns: list[Column] = []
-    raw_columns = [(_column(c), False) for c in schema.expressions if isinstance(c, exp.ColumnDef)]
+    raw = RawTable(name=".".join(p for p in (table_node.db, table_node.name) if p).lower(),
+                   line=(table_node.this.meta or {}).get("line", 1))
+    raw.columns = [_sqlglot_column(c, False) for c in schema.expressions if isinstance(c, exp.ColumnDef)]
     props = create.args.get("properties")
-    partitioned_by: list[str] = []
-    table_comment = None
-    tblprops: dict[str, str] = {}
     for prop in props.expressions if props else []:
         if isinstance(prop, exp.PartitionedByProperty):
             for part in prop.this.expressions if isinstance(prop.this, exp.Schema) else [prop.this]:
                 if isinstance(part, exp.ColumnDef):
-                    raw_columns.append((_column(part), True))
-                    partitioned_by.append(part.name)
-                else:
-                    partitioned_by.append(part.name)
+                    raw.columns.append(_sqlglot_column(part, True))
+                raw.partitioned_by.append(part.name)
         elif isinstance(prop, exp.SchemaCommentProperty):
-            table_comment = prop.this.name
+            raw.comment = prop.this.name
         elif isinstance(prop, exp.Property) and isinstance(prop.this, exp.Literal):
-            tblprops[prop.this.name] = prop.args["value"].name if prop.args.get("value") is not None else ""
+            raw.properties[prop.this.name] = prop.args["value"].name if prop.args.get("value") is not None else ""
+    return raw, []
 
+
+def read_ddl(text: str, display: str) -> tuple[RawTable | None, list[MeshError]]:
+    """The fast reader when the file has the common shape, else sqlglot."""
+    raw = read_simple_ddl(text)
+    return (raw, []) if raw is not None else read_ddl_with_sqlglot(text, display)
+
+
+# ---- step 2: check the contract and build the Table ------------------------------------------------
+
+class _Errors(list):
+    """The errors of one file, each located in it."""
+
+    def __init__(self, display: str) -> None:
+        super().__init__()
+        self.display = display
+
+    def add(self, line: int, message: str, fix: str) -> None:
+        self.append(MeshError(file=self.display, line=line, message=message, fix=fix))
+
+
+def _check_name(raw: RawTable, stem: str, errors: _Errors) -> None:
+    if not TABLE_NAME.match(raw.name):
+        errors.add(raw.line, f"table name '{raw.name}' is not '<database>.<table>'", "write CREATE TABLE <database>.<table>")
+    if stem.lower() != raw.name.split(".")[-1]:
+        errors.add(raw.line, f"file {stem}.sql defines table '{raw.name}'", f"name the file {raw.name.split('.')[-1]}.sql")
+
+
+def _check_columns(raw: RawTable, text: str, errors: _Errors) -> list[Column]:
+    columns: list[Column] = []
     seen: set[str] = set()
-    for (col_name, col_type, comment, line), is_part in raw_columns:
-        if col_name in seen:
-            errors.append(err(line, f"column '{col_name}' is declared twice", "remove one declaration"))
-        seen.add(col_name)
-        if not comment or not comment.strip():
-            errors.append(err(line, f"column '{col_name}' has no COMMENT",
-                              f"add COMMENT '<what {col_name} means>' (every column is documented)"))
-        columns.append(Column(name=col_name, type=col_type, comment=comment or "", line=line,
-                              partition=is_part or col_name in partitioned_by))
-    for part in partitioned_by:
+    for c in raw.columns:
+        if not COLUMN_NAME.match(c.name):
+            errors.add(c.line, f"column name {c.name!r} is not a plain Spark identifier",
+                       "use letters, digits and '_' only (not only digits)")
+        if c.name in seen:
+            errors.add(c.line, f"column '{c.name}' is declared twice", "remove one declaration")
+        seen.add(c.name)
+        if not c.comment or not c.comment.strip():
+            errors.add(c.line, f"column '{c.name}' has no COMMENT",
+                       f"add COMMENT '<what {c.name} means>' (every column is documented)")
+        columns.append(Column(name=c.name, type=c.type, comment=c.comment or "", line=c.line,
+                              partition=c.partition or c.name in raw.partitioned_by))
+    for part in raw.partitioned_by:
         if part not in seen:
-            errors.append(err(_line_at(text, "PARTITIONED BY", table_line),
-                              f"partition column '{part}' is not a column of the table",
-                              "declare it in the column list or in PARTITIONED BY with its type"))
-    if not table_comment:
-        errors.append(err(table_line, f"table '{name}' has no COMMENT", "add COMMENT '<what the table holds>'"))
+            errors.add(_line_at(text, "PARTITIONED BY", raw.line), f"partition column '{part}' is not a column of the table",
+                       "declare it in the column list or in PARTITIONED BY with its type")
+    if not raw.comment:
+        errors.add(raw.line, f"table '{raw.name}' has no COMMENT", "add COMMENT '<what the table holds>'")
+    return columns
 
-    lines = {k: _line_at(text, f"'{k}'", table_line) for k in tblprops}
-    for key in sorted(set(tblprops) - KNOWN_PROPERTIES):
+
+def _check_properties(raw: RawTable, text: str, lines: dict[str, int], errors: _Errors) -> None:
+    props = raw.properties
+    for key in sorted(set(props) - KNOWN_PROPERTIES):
         if key.startswith("mesh."):
-            errors.append(err(lines[key], f"unknown mesh property '{key}'",
-                              f"use one of {', '.join(sorted(KNOWN_PROPERTIES))}"))
+            errors.add(lines[key], f"unknown mesh property '{key}'", f"use one of {', '.join(sorted(KNOWN_PROPERTIES))}")
     for key in REQUIRED_PROPERTIES:
-        if not tblprops.get(key):
-            errors.append(err(_line_at(text, "TBLPROPERTIES", table_line), f"missing TBLPROPERTIES '{key}'",
-                              f"add '{key}' = '...' (see docs/registry.md)"))
-    producer = tblprops.get("mesh.producer", "")
+        if not props.get(key):
+            errors.add(_line_at(text, "TBLPROPERTIES", raw.line), f"missing TBLPROPERTIES '{key}'",
+                       f"add '{key}' = '...' (see docs/registry.md)")
+    producer = props.get("mesh.producer", "")
     if producer and not PRODUCER.match(producer):
-        errors.append(err(lines["mesh.producer"], f"mesh.producer '{producer}' is not 'dag_id.task_id'",
-                          "name the DAG and the task that write the table"))
-    access = tblprops.get("mesh.access", "")
+        errors.add(lines["mesh.producer"], f"mesh.producer '{producer}' is not 'dag_id.task_id'",
+                   "name the DAG and the task that write the table")
+    access = props.get("mesh.access", "")
     if access and access not in ("public", "private"):
-        errors.append(err(lines["mesh.access"], f"mesh.access '{access}' is neither 'public' nor 'private'",
-                          "set 'public' to let other teams read it, 'private' otherwise"))
-    start_date = None
-    tz_name = tblprops.get("mesh.timezone") or "UTC"
+        errors.add(lines["mesh.access"], f"mesh.access '{access}' is neither 'public' nor 'private'",
+                   "set 'public' to let other teams read it, 'private' otherwise")
+    for i in _inputs(raw):
+        if not TABLE_NAME.match(i):
+            errors.add(lines["mesh.inputs"], f"mesh.inputs entry '{i}' is not '<database>.<table>'",
+                       "list input tables separated by commas")
+
+
+def _inputs(raw: RawTable) -> tuple[str, ...]:
+    return tuple(i.strip().lower() for i in raw.properties.get("mesh.inputs", "").split(",") if i.strip())
+
+
+def _start_date(raw: RawTable, lines: dict[str, int], errors: _Errors) -> datetime | None:
+    """``mesh.start_date`` in UTC; a date without offset is local to ``mesh.timezone``."""
+    value = raw.properties.get("mesh.start_date")
+    if not value:
+        return None
     try:
-        zone = ZoneInfo(tz_name)
+        zone = ZoneInfo(raw.properties.get("mesh.timezone") or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         zone = UTC  # reported by the Table model's validator, with the line of mesh.timezone
-    if tblprops.get("mesh.start_date"):
-        try:
-            start_date = datetime.fromisoformat(tblprops["mesh.start_date"])
-            start_date = start_date.replace(tzinfo=zone) if start_date.tzinfo is None else start_date
-            start_date = start_date.astimezone(UTC)
-        except ValueError:
-            errors.append(err(lines["mesh.start_date"], f"mesh.start_date '{tblprops['mesh.start_date']}' is not an ISO date",
-                              "write e.g. '2026-01-01' or '2026-01-01T00:00'"))
-    inputs = tuple(i.strip().lower() for i in tblprops.get("mesh.inputs", "").split(",") if i.strip())
-    for i in inputs:
-        if not TABLE_NAME.match(i):
-            errors.append(err(lines["mesh.inputs"], f"mesh.inputs entry '{i}' is not '<database>.<table>'",
-                              "list input tables separated by commas"))
-    if errors:
-        return None, errors
-    dag_id, _, task_id = producer.rpartition(".")
     try:
-        table = Table(name=name, team=team, file=display, line=table_line, comment=table_comment or "",
-                      columns=tuple(columns), partitioned_by=tuple(partitioned_by), producer_dag=dag_id,
-                      producer_task=task_id, schedule=tblprops["mesh.schedule"], timezone=tz_name, access=access,
-                      start_date=start_date, inputs=inputs, lines=lines)
+        start = datetime.fromisoformat(value)
+    except ValueError:
+        errors.add(lines["mesh.start_date"], f"mesh.start_date '{value}' is not an ISO date",
+                   "write e.g. '2026-01-01' or '2026-01-01T00:00'")
+        return None
+    return (start.replace(tzinfo=zone) if start.tzinfo is None else start).astimezone(UTC)
+
+
+def check_contract(raw: RawTable, text: str, display: str, stem: str, team: str) -> tuple[Table | None, list[MeshError]]:
+    """Every rule a single DDL file must follow; the table, or every error found in it."""
+    errors = _Errors(display)
+    _check_name(raw, stem, errors)
+    columns = _check_columns(raw, text, errors)
+    lines = {k: _line_at(text, f"'{k}'", raw.line) for k in raw.properties}
+    _check_properties(raw, text, lines, errors)
+    start_date = _start_date(raw, lines, errors)
+    if errors:
+        return None, list(errors)
+    props = raw.properties
+    dag_id, _, task_id = props["mesh.producer"].rpartition(".")
+    try:
+        table = Table(name=raw.name, team=team, file=display, line=raw.line, comment=raw.comment or "",
+                      columns=tuple(columns), partitioned_by=tuple(raw.partitioned_by), producer_dag=dag_id,
+                      producer_task=task_id, schedule=props["mesh.schedule"],
+                      timezone=props.get("mesh.timezone") or "UTC", access=props["mesh.access"],
+                      start_date=start_date, inputs=_inputs(raw), lines=lines)
     except ValidationError as e:
-        return None, [err(lines.get(f"mesh.{str(x['loc'][0])}", table_line), f"mesh.{x['loc'][0]}: {x['msg']}",
-                          "correct the property") for x in e.errors()]
+        return None, [MeshError(file=display, line=lines.get(f"mesh.{x['loc'][0]}", raw.line),
+                                message=f"mesh.{x['loc'][0]}: {x['msg']}", fix="correct the property")
+                      for x in e.errors()]
     return table, []
+
+
+def parse_ddl_text(text: str, display: str, stem: str, team: str) -> tuple[Table | None, list[MeshError]]:
+    """Read and check one DDL file's text: its table, or every error found in it."""
+    raw, errors = read_ddl(text, display)
+    if raw is None:
+        return None, errors
+    return check_contract(raw, text, display, stem, team)

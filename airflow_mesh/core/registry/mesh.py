@@ -11,8 +11,9 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from airflow_mesh.core.intervals import Grid, grid_for
+from airflow_mesh.core.intervals import grid_for
 from airflow_mesh.core.registry.models import MeshError, Table, Team
+from airflow_mesh.core import rules  # module import: rules imports the registry models
 
 
 class UnknownTableError(KeyError):
@@ -44,12 +45,6 @@ class Mesh:
         except KeyError:
             raise KeyError(f"team '{name}' has no file {self.root}/teams/{name}.yaml") from None
 
-    def team_of_table(self, name: str) -> Team:
-        return self.teams[self.table(name).team]
-
-    def grid(self, table: str) -> Grid:
-        return grid_for(self.table(table).schedule)
-
     @cached_property
     def tables_by_dag(self) -> dict[str, tuple[str, ...]]:
         out: dict[str, list[str]] = defaultdict(list)
@@ -57,14 +52,13 @@ class Mesh:
             out[t.producer_dag].append(t.name)
         return {k: tuple(sorted(v)) for k, v in out.items()}
 
-    def team_of_dag(self, dag_id: str) -> str | None:
-        """The team owning ``dag_id``: the team of the tables it produces (None if it produces none)."""
+    def team_of_producer_dag(self, dag_id: str) -> str | None:
+        """The team of the tables ``dag_id`` produces (``None`` if it produces none).
+
+        Only the registry's answer: :func:`airflow_mesh.core.ownership.owning_team` also asks the
+        DAG's folder and tag."""
         tables = self.tables_by_dag.get(dag_id)
         return self.tables[tables[0]].team if tables else None
-
-    def producers(self, table: str) -> tuple[str, str]:
-        t = self.table(table)
-        return t.producer_dag, t.producer_task
 
     def upstream(self, table: str) -> tuple[str, ...]:
         return self.table(table).inputs
@@ -109,8 +103,9 @@ def build_mesh(root: str, teams: dict[str, Team], tables: list[Table],
                invalid: set[str] = frozenset()) -> tuple[Mesh, list[MeshError]]:
     """Cross-file checks (duplicates, unknown inputs, producer conflicts, cycles) and the graph.
 
-    ``invalid`` holds the short names of tables whose own DDL failed to parse: inputs
-    naming them are not reported again as undefined.
+    ``invalid`` holds the names of tables whose own DDL failed (``db.table``, or the file's stem
+    when even the CREATE line is unreadable): inputs naming them are not reported again as
+    undefined, and no other input typo is hidden by them.
     """
     errors: list[MeshError] = []
     by_name: dict[str, Table] = {}
@@ -149,7 +144,7 @@ def build_mesh(root: str, teams: dict[str, Team], tables: list[Table],
     consumers: dict[str, list[str]] = defaultdict(list)
     for t in by_name.values():
         for i in t.inputs:
-            if i not in by_name and i.split(".")[-1] in invalid:
+            if i not in by_name and (i in invalid or i.split(".")[-1] in invalid):
                 continue
             if i not in by_name:
                 errors.append(MeshError(file=t.file, line=t.line_of("mesh.inputs"),
@@ -161,12 +156,9 @@ def build_mesh(root: str, teams: dict[str, Team], tables: list[Table],
             else:
                 consumers[i].append(t.name)
                 src = by_name[i]
-                if src.access == "private" and src.team != t.team:
-                    errors.append(MeshError(
-                        file=t.file, line=t.line_of("mesh.inputs"),
-                        message=f"'{t.name}' (team {t.team}) reads '{i}', a private table of team '{src.team}'",
-                        fix=f"ask team {src.team} ({teams[src.team].contact_line if src.team in teams else '?'}) "
-                            f"to make it public, or stop reading it"))
+                error = rules.read_error(t.name, t.team, src, teams.get(src.team), file=t.file, line=t.line_of("mesh.inputs"))
+                if error:
+                    errors.append(error)
 
     errors.extend(_cycles(by_name))
     mesh = Mesh(root=root, teams=teams, tables=by_name,

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -126,18 +128,15 @@ class Table(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"'{value}' is not an IANA time zone name (e.g. 'UTC', 'Europe/Amsterdam')") from None
+        problem = _timezone_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
-        problem = validate_schedule(value)
+        problem = _schedule_problem(value)
         if problem:
             raise ValueError(problem)
         return value
@@ -155,8 +154,26 @@ class Table(Strict):
         return self.lines.get(key, self.line)
 
 
+@lru_cache(maxsize=1024)
+def _timezone_problem(value: str) -> str | None:
+    """Memoized: thousands of tables share a handful of zones, and every cache read re-validates them."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"'{value}' is not an IANA time zone name (e.g. 'UTC', 'Europe/Amsterdam')"
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _schedule_problem(value: str) -> str | None:
+    """Memoized like :func:`_timezone_problem`: a schedule's validity depends on its text only."""
+    return validate_schedule(value)
+
+
 class MeshError(BaseModel):
-    """One problem in the registry, located so a team member can fix it without guessing."""
+    """One located problem, for the team member who has to fix it: a registry error, a broken
+    ownership rule (``rule`` says which) or a DAG file that fails to import. The one message type
+    of the registry, the cluster policy and ``airflow-mesh check``."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -164,10 +181,16 @@ class MeshError(BaseModel):
     line: int
     message: str
     fix: str = ""
+    rule: str = ""  # ownership rule broken ("team", "writes", "reads") or "import"; empty for registry errors
+
+    @property
+    def explained(self) -> str:
+        """The message and its fix, without the location (for exceptions raised in the DAG file itself)."""
+        return f"{self.message}. Fix: {self.fix}" if self.fix else self.message
 
     def __str__(self) -> str:
-        text = f"{self.file}:{self.line}: {self.message}"
-        return f"{text}. Fix: {self.fix}" if self.fix else text
+        rule = f"[{self.rule}] " if self.rule else ""
+        return f"{self.file}:{self.line}: {rule}{self.explained}"
 
 
 class MeshValidationError(ValueError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -30,17 +29,69 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
     return line
 
 
-def load_team_file(path: Path, display: str) -> tuple[Team | None, list[MeshError]]:
-    """Parse and validate one team file. Returns the team, or the errors that stop it."""
-    text = path.read_text(encoding="utf-8")
+def _refuse_aliases(text: str, display: str) -> MeshError | None:
+    """Anchors and aliases (and so merge keys) are refused: a few hundred bytes of ``<<: [*a, *a, ...]``
+    expand exponentially (72 s and 1.6 GiB in PyYAML for 504 bytes). Team files never need them.
+
+    Scanning the event stream is linear in the text and expands nothing.
+    """
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            return MeshError(file=display, line=event.start_mark.line + 1,
+                             message="YAML anchors and aliases (&, *, <<) are not allowed in team files",
+                             fix="write the values out in full")
+    return None
+
+
+MAX_FLOW_DEPTH = 32  # a team file needs 3; PyYAML's time grows with the cube of flow nesting
+
+
+def _too_deep(text: str, display: str) -> MeshError | None:
+    """Refuse deeply nested ``[``/``{`` before PyYAML sees them: 2,000 levels (4 KB) take it 20 s.
+
+    Counted without regard to quotes, so it errs on the side of refusing (no team file has 32 levels).
+    """
+    depth = 0
+    for no, line in enumerate(text.splitlines(), start=1):
+        for ch in line:
+            if ch in "[{":
+                depth += 1
+                if depth > MAX_FLOW_DEPTH:
+                    return MeshError(file=display, line=no, message=f"YAML nested deeper than {MAX_FLOW_DEPTH} levels",
+                                     fix="a team file is a mapping of a few levels")
+            elif ch in "]}":
+                depth = max(0, depth - 1)
+    return None
+
+
+def _parse_yaml(text: str, display: str) -> tuple[yaml.Node | None, Any, MeshError | None]:
+    """Compose once (the node tree locates errors) and construct from the same tree."""
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        refused = _too_deep(text, display) or _refuse_aliases(text, display)
+        if refused:
+            return None, None, refused
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        return None, [MeshError(file=display, line=(mark.line + 1) if mark else 1,
-                                message=f"not valid YAML: {getattr(err, 'problem', err)}",
-                                fix="check indentation and quoting")]
+        return None, None, MeshError(file=display, line=(mark.line + 1) if mark else 1,
+                                     message=f"not valid YAML: {getattr(err, 'problem', None) or err}",
+                                     fix="check indentation and quoting")
+    except RecursionError:
+        return None, None, MeshError(file=display, line=1, message="YAML nested too deeply",
+                                     fix="a team file is a flat mapping of a few levels")
+    return node, data, None
+
+
+def load_team_text(text: str, display: str, stem: str) -> tuple[Team | None, list[MeshError]]:
+    """Parse and validate one team file's text. Returns the team, or the errors that stop it."""
+    node, data, error = _parse_yaml(text, display)
+    if error:
+        return None, [error]
     if not isinstance(data, dict):
         return None, [MeshError(file=display, line=1, message="a team file must be a YAML mapping",
                                 fix="start with 'name: <team>'")]
@@ -59,9 +110,9 @@ def load_team_file(path: Path, display: str) -> tuple[Team | None, list[MeshErro
                 msg, fix = f"'{field}': {e['msg']}", "correct the value"
             errors.append(MeshError(file=display, line=_line_of(node, loc), message=msg, fix=fix))
         return None, errors
-    if team.name != path.stem:
+    if team.name != stem:
         errors.append(MeshError(file=display, line=_line_of(node, ("name",)),
-                                message=f"team name '{team.name}' differs from the file name '{path.stem}'",
-                                fix=f"rename the file to {team.name}.yaml or set name: {path.stem}"))
+                                message=f"team name '{team.name}' differs from the file name '{stem}'",
+                                fix=f"rename the file to {team.name}.yaml or set name: {stem}"))
         return None, errors
     return team, errors

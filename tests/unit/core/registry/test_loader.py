@@ -1,9 +1,13 @@
-"""The registry: the example mesh loads; every planted error is reported at once with file and line."""
+"""The registry loader: the example mesh loads; every planted error is reported at once with file and line;
+the caches see every edit and cannot run code."""
 
 from __future__ import annotations
 
 import functools
-
+import hashlib
+import json
+import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -35,12 +39,12 @@ def test_example_mesh_is_valid_and_answers_graph_questions() -> None:
     mesh, errors = validate_root(EXAMPLE_ROOT)
     assert errors == []
     assert len(mesh.teams) >= 4 and len(mesh.tables) >= 10
-    assert mesh.team_of_table("payments.transactions").name == "payments"
-    assert mesh.producers("risk.fraud_scores_daily") == ("risk_daily", "score_fraud")
+    assert mesh.table("payments.transactions").team == "payments"
+    assert mesh.table("risk.fraud_scores_daily").producer == "risk_daily.score_fraud"
     assert set(mesh.downstream("payments.transactions")) == {
         "payments.settlements_daily", "risk.fraud_scores_daily", "bi.revenue_hourly", "bi.transactions_monthly"}
     assert mesh.upstream("risk.fraud_scores_daily") == ("payments.transactions", "auth.logins")
-    assert mesh.team_of_dag("bi_weekly") == "business-intelligence"
+    assert mesh.team_of_producer_dag("bi_weekly") == "business-intelligence"
     down = mesh.closure("payments.transactions")
     assert down["bi.revenue_monthly"] == 3 and down["payments.transactions"] == 0
     order = mesh.topological_order(set(down))
@@ -89,7 +93,7 @@ def test_every_planted_error_is_reported_with_file_and_line(mesh_copy: Path) -> 
         ("cycle of mesh.inputs: auth.logins, auth.sessions_daily", ""),
         ("ddl/risk/broken.sql:", "not valid Spark SQL"),
         (f"teams/risk.yaml:{line_of(team, 'slack:')}", "unknown key 'slack'"),
-        (f"ddl/business-intelligence/kpi_weekly.sql:{line_of(kpi, 'mesh.inputs')}", "private table of team 'payments'"),
+        (f"ddl/business-intelligence/kpi_weekly.sql:{line_of(kpi, 'mesh.inputs')}", "bi.kpi_weekly (team business-intelligence) reads payments.card_tokens, a private table of team payments"),
         (f"ddl/payments/fx_rates.sql:{line_of(fx, 'mesh.schedule')}", "'every day' is not a cron expression"),
     ]
     for where, what in expect:
@@ -130,7 +134,7 @@ def test_cache_sees_edits_and_never_serves_an_invalid_registry(mesh_copy: Path, 
     load = functools.partial(load_mesh, cache_dir=tmp_path / "cache", recheck_seconds=0)  # see every edit at once
     first = load(mesh_copy)
     assert load(mesh_copy) is first  # warm: same object
-    assert list((tmp_path / "cache").glob("*.pickle"))
+    assert list((tmp_path / "cache").glob("*.json"))
     clear_memory_cache()
     from_disk = load(mesh_copy)
     assert from_disk is not first and from_disk.tables.keys() == first.tables.keys()
@@ -157,3 +161,76 @@ def test_within_the_recheck_window_the_files_are_not_stat_again(mesh_copy: Path,
     # inside the window: no file system work, same mesh
     assert load_mesh(mesh_copy, cache_dir=tmp_path / "cache", recheck_seconds=3600) is first
     assert load_mesh(mesh_copy, cache_dir=tmp_path / "cache", recheck_seconds=0).table("payments.refunds").comment == "Changed."
+
+
+def test_within_the_recheck_window_no_file_is_read(mesh_copy: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_mesh.core.registry import loader
+
+    clear_memory_cache()
+    first = load_mesh(mesh_copy, cache_dir=tmp_path / "cache", recheck_seconds=3600)
+
+    def no_io(*args, **kwargs):
+        raise AssertionError("the registry was read inside the recheck window")
+
+    monkeypatch.setattr(loader, "RegistryFiles", no_io)
+    monkeypatch.setattr(loader.Path, "is_dir", no_io)
+    assert load_mesh(mesh_copy, cache_dir=tmp_path / "cache", recheck_seconds=3600) is first
+
+
+def _same_size_same_mtime_edit(path: Path, old: str, new: str) -> None:
+    """Change the content, keep the size and put the mtime back: what a size+mtime signature misses."""
+    assert len(old) == len(new)
+    st = path.stat()
+    path.write_text(path.read_text().replace(old, new))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+
+
+def test_an_edit_keeping_size_and_mtime_is_seen_by_both_caches(mesh_copy: Path, tmp_path: Path) -> None:
+    clear_memory_cache()
+    load = functools.partial(load_mesh, cache_dir=tmp_path / "cache", recheck_seconds=0)
+    assert load(mesh_copy).table("payments.refunds").access == "public"
+    refunds = mesh_copy / "ddl" / "payments" / "refunds.sql"
+    _same_size_same_mtime_edit(refunds, "'mesh.access' = 'public'", "'mesh.access' = 'privat'")
+    with pytest.raises(MeshValidationError, match="mesh.access 'privat'"):  # in-process cache
+        load(mesh_copy)
+    clear_memory_cache()
+    with pytest.raises(MeshValidationError, match="mesh.access 'privat'"):  # disk cache
+        load(mesh_copy)
+
+
+def test_the_disk_cache_is_json_and_a_planted_pickle_runs_no_code(mesh_copy: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    clear_memory_cache()
+    load_mesh(mesh_copy, cache_dir=cache, recheck_seconds=0)
+    written = list(cache.iterdir())
+    assert [json.loads(p.read_text())["format"] for p in written] == [2]
+    # Plant a code-executing pickle under every name a cache file has or had.
+    root = str(mesh_copy.resolve())
+    planted = written + [cache / f"mesh-{hashlib.sha1(root.encode()).hexdigest()[:16]}.pickle"]
+    for p in planted:
+        p.write_bytes(pickle.dumps(Payload()))
+    clear_memory_cache()
+    mesh = load_mesh(mesh_copy, cache_dir=cache, recheck_seconds=0)
+    assert not marker.exists()
+    assert "payments.refunds" in mesh.tables
+
+
+def test_a_cache_file_for_another_content_or_root_is_not_served(mesh_copy: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    clear_memory_cache()
+    load_mesh(mesh_copy, cache_dir=cache, recheck_seconds=0)
+    (cache_file,) = cache.iterdir()
+    doc = json.loads(cache_file.read_text())
+    doc["tables"]["payments.refunds"]["access"] = "private"  # forged content under a stale key
+    doc["key"] = "0" * 64
+    cache_file.write_text(json.dumps(doc))
+    clear_memory_cache()
+    assert load_mesh(mesh_copy, cache_dir=cache, recheck_seconds=0).table("payments.refunds").access == "public"
