@@ -42,7 +42,8 @@ def check_folder(folder: Path) -> tuple[int, list[Finding]]:
     _isolated_airflow_home()
     from airflow.dag_processing.dagbag import DagBag
 
-    from airflow_mesh.governance.facts import dag_facts
+    from airflow_mesh.core.contract import check_contract
+    from airflow_mesh.governance.facts import dag_facts, timetable_facts
     from airflow_mesh.core.rules import check_dag
     from airflow_mesh.settings import configured_mesh
 
@@ -55,6 +56,7 @@ def check_folder(folder: Path) -> tuple[int, list[Finding]]:
     mesh = configured_mesh()
     for dag in sorted(bag.dags.values(), key=lambda d: d.dag_id):
         _, violations = check_dag(mesh, dag_facts(dag))
+        violations += check_contract(mesh, timetable_facts(dag))
         findings += [Finding(v.file, v.line, f"[{v.rule}] {v.message}. Fix: {v.fix}") for v in violations]
     return len(bag.dags), findings
 

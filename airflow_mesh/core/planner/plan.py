@@ -1,13 +1,16 @@
 """The cross-DAG backfill planner's pure core: which runs of which DAGs a backfill touches.
 
-Given root tables and a time range, walk the registry's table graph downstream.
-Each table's affected time is an :class:`IntervalSet` (merged ranges), widened to
-whole runs of its own schedule; a consumer is affected wherever an input is. The
-plan holds each DAG's runs as :class:`RunRange` s, never one object per run:
-a one-year hourly backfill with everything downstream is a few ranges per DAG.
+Given root tables and a time range, walk the registry's table graph downstream in
+topological order. Each table's affected time is an :class:`IntervalSet` (merged
+ranges), widened to whole runs of its own schedule (in its own time zone). A table is
+affected wherever an input is; a root is affected over the requested range *and*
+wherever its inputs are (a root downstream of another root re-reads the re-run data).
+A table's wave follows its inputs'. The plan holds each DAG's runs as
+:class:`RunRange` s, never one object per run: a one-year hourly backfill with
+everything downstream is a few ranges per DAG.
 
-No Airflow import: the Airflow layer turns ranges into runs only to show a page
-or to execute (that layer, the API and the UI are not built yet; see README).
+No Airflow import: the Airflow layer (``airflow_mesh.backfill``) maps the ranges to
+DAG runs only to show a page or to execute.
 """
 
 from __future__ import annotations
@@ -16,13 +19,23 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from airflow_mesh.core.intervals import IntervalSet, Period, RunRange, as_utc, grid_for, iso
+from airflow_mesh.core.intervals import (
+    Grid,
+    IntervalSet,
+    Period,
+    RunRange,
+    as_utc,
+    grid_for,
+    iso,
+    run_ranges,
+)
 from airflow_mesh.core.registry.mesh import Mesh, UnknownTableError
+from airflow_mesh.core.registry.models import Table
 
 
 @dataclass
 class DagPlan:
-    """The affected runs of one DAG."""
+    """The affected runs of one DAG. ``runs`` is counted once, when the plan is built."""
 
     dag_id: str
     team: str
@@ -32,11 +45,12 @@ class DagPlan:
     ranges: list[RunRange]
     wave: int
     reads: list[str] = field(default_factory=list)  # affected tables it reads: its tasks reading them re-run
-    is_root: bool = False  # holds a root table: its inputs did not change, so its sensors need not re-run
+    is_root: bool = False  # holds a root table: if it reads no affected table, its sensors need not re-run
+    timezone: str = "UTC"
+    runs: int = 0
 
-    @property
-    def runs(self) -> int:
-        return sum(r.count for r in self.ranges)
+    def __post_init__(self) -> None:
+        self.runs = sum(r.count for r in self.ranges)
 
 
 @dataclass
@@ -45,6 +59,7 @@ class Plan:
     period: Period
     dags: dict[str, DagPlan] = field(default_factory=dict)
     left_out: list[str] = field(default_factory=list)
+    runs: int = 0  # total, set once by plan_backfill
 
     @property
     def waves(self) -> list[list[str]]:
@@ -52,10 +67,6 @@ class Plan:
         for d in self.dags.values():
             out[d.wave].append(d.dag_id)
         return [sorted(out[w]) for w in sorted(out)]
-
-    @property
-    def runs(self) -> int:
-        return sum(d.runs for d in self.dags.values())
 
     def runs_by_team(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
@@ -84,68 +95,111 @@ def resolve_roots(mesh: Mesh, roots: list[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def table_grid(t: Table) -> Grid:
+    """A table's schedule grid, in its own time zone (cached by :func:`grid_for`)."""
+    return grid_for(t.schedule, t.timezone)
+
+
+@dataclass
+class _Affected:
+    """One table's share of the plan: its runs (whole runs of its grid) and the time they cover."""
+
+    ranges: list[RunRange]
+    time: IntervalSet
+    level: int
+
+
+def _reach(mesh: Mesh, roots: list[str], downstream: bool, depth: int | None) -> set[str]:
+    reach: set[str] = set()
+    for r in roots:
+        reach.update(mesh.closure(r, "down", depth) if downstream else (r,))
+    return reach
+
+
+def _allowed_runs(t: Table, grid: Grid, ranges: list[RunRange], now: datetime) -> Period:
+    """The period-end ticks a table may run at: whole periods from its start date, ending by ``now``."""
+    latest = grid.floor(now)  # a run whose period ends after now has not happened yet
+    if t.start_date is not None:
+        earliest = grid.next_after(grid.ceil(t.start_date))  # first run whose period starts at/after start_date
+    else:
+        earliest = ranges[0].first if ranges else latest
+    return Period(min(earliest, latest), latest)
+
+
+def _cut(name: str, t: Table, ranges: list[RunRange], allowed: Period,
+         now: datetime) -> tuple[list[RunRange], list[str]]:
+    """Keep the runs whose period-end tick lies in ``allowed``; say exactly which runs were cut, and why."""
+    kept: list[RunRange] = []
+    notes: list[str] = []
+    for r in ranges:
+        grid = r.grid
+        if r.first < allowed.start:
+            last = min(r.last, grid.prev_before(allowed.start))
+            cut = RunRange(grid, r.first, last)
+            notes.append(f"{name}: {cut.count} run(s) covering {cut.period} left out: no data before its start "
+                         f"date {iso(t.start_date) if t.start_date else '?'}")
+        if r.last > allowed.end:
+            first = max(r.first, grid.next_after(allowed.end))
+            cut = RunRange(grid, first, r.last)
+            notes.append(f"{name}: {cut.count} run(s) covering {cut.period} left out: their periods end after "
+                         f"now ({iso(now)}), in the future")
+        first, last = max(r.first, allowed.start), min(r.last, allowed.end)
+        if first <= last:
+            kept.append(r if (first, last) == (r.first, r.last) else RunRange(grid, first, last))
+    return kept, notes
+
+
 def plan_backfill(mesh: Mesh, roots: list[str], period: Period, *, now: datetime,
                   downstream: bool = True, depth: int | None = None,
                   stop_at_teams: frozenset[str] = frozenset()) -> Plan:
     """Plan a backfill of ``roots`` over ``period`` and (optionally) everything downstream.
 
-    Never plans a run before its table's ``mesh.start_date`` or whose period ends after
-    ``now``; every such cut is reported in :attr:`Plan.left_out`. Tables of teams in
-    ``stop_at_teams`` are not planned, nor is anything reached only through them.
+    Never plans a run whose period starts before its table's ``mesh.start_date`` or ends
+    after ``now``; every such cut is reported in :attr:`Plan.left_out`, naming the runs.
+    Tables of teams in ``stop_at_teams`` are not planned, nor is anything reached only
+    through them.
     """
     now = as_utc(now)
     roots = resolve_roots(mesh, roots)
+    root_set = set(roots)
     plan = Plan(roots=roots, period=period)
-    reach: dict[str, int] = {}
-    for r in roots:
-        for name, dist in (mesh.closure(r, "down", depth) if downstream else {r: 0}).items():
-            reach[name] = min(dist, reach.get(name, dist))
-    affected: dict[str, IntervalSet] = {}
-    level: dict[str, int] = {}
-    for name in mesh.topological_order(set(reach)):
+    requested = IntervalSet.of([period])
+    affected: dict[str, _Affected] = {}
+    for name in mesh.topological_order(_reach(mesh, roots, downstream, depth)):
         t = mesh.tables[name]
         if t.team in stop_at_teams:
             plan.left_out.append(f"{name}: team {t.team} excluded (stop at teams)")
             continue
-        grid = grid_for(t.schedule)
-        if name in roots:
-            wanted = IntervalSet.of([period])
-            level[name] = 0
-        else:
-            sources = [i for i in t.inputs if i in affected]
-            if not sources:
-                continue
-            wanted = IntervalSet.of(p for i in sources for p in affected[i].periods)
-            level[name] = 1 + max(level[i] for i in sources)
-        snapped = wanted.snap_outward(grid)
-        # Whole runs only: a run whose period ends after now has not happened yet.
-        latest_end = grid.floor(now)
-        if t.start_date is not None:
-            earliest = t.start_date
-        else:
-            earliest = snapped.periods[0].start if snapped else latest_end
-        bounds = Period(min(earliest, latest_end), latest_end)
-        clipped = snapped.clip(bounds)
-        if clipped.total < snapped.total:
-            cut = []
-            if snapped.periods and snapped.periods[-1].end > latest_end:
-                cut.append(f"runs after {iso(latest_end)} are in the future")
-            if t.start_date and snapped.periods and snapped.periods[0].start < t.start_date:
-                cut.append(f"no data before its start date {iso(t.start_date)}")
-            plan.left_out.append(f"{name}: " + "; ".join(cut or ["outside its data range"]))
-        if clipped:
-            affected[name] = clipped
+        sources = [affected[i] for i in t.inputs if i in affected]
+        if not sources and name not in root_set:
+            continue
+        wanted = IntervalSet.union_of([s.time for s in sources] + ([requested] if name in root_set else []))
+        grid = table_grid(t)
+        ranges = run_ranges(grid, wanted)
+        ranges, notes = _cut(name, t, ranges, _allowed_runs(t, grid, ranges, now), now)
+        plan.left_out.extend(notes)
+        if ranges:
+            level = 1 + max((s.level for s in sources), default=-1)
+            affected[name] = _Affected(ranges, IntervalSet(tuple(r.period for r in ranges)), level)
+    _group_by_dag(mesh, plan, affected, root_set)
+    plan.runs = sum(d.runs for d in plan.dags.values())
+    return plan
+
+
+def _group_by_dag(mesh: Mesh, plan: Plan, affected: dict[str, _Affected], roots: set[str]) -> None:
+    """One :class:`DagPlan` per producer DAG: the union of its tables' runs, in the wave after its inputs."""
     by_dag: dict[str, list[str]] = defaultdict(list)
     for name in affected:
         by_dag[mesh.tables[name].producer_dag].append(name)
     for dag_id, tables in by_dag.items():
         first = mesh.tables[tables[0]]
-        grid = grid_for(first.schedule)
-        union = IntervalSet.of(p for n in tables for p in affected[n].periods)
+        if len(tables) == 1:
+            ranges = affected[tables[0]].ranges
+        else:
+            ranges = run_ranges(table_grid(first), IntervalSet.union_of(affected[n].time for n in tables))
         reads = sorted({i for n in tables for i in mesh.tables[n].inputs if i in affected} - set(tables))
         plan.dags[dag_id] = DagPlan(
             dag_id=dag_id, team=first.team, schedule=first.schedule, tables=sorted(tables),
             tasks=sorted({mesh.tables[n].producer_task for n in tables}),
-            ranges=union.run_ranges(grid), wave=max(level[n] for n in tables),
-            reads=reads, is_root=any(n in roots for n in tables))
-    return plan
+            ranges=ranges, wave=max(affected[n].level for n in tables),
+            reads=reads, is_root=any(n in roots for n in tables), timezone=first.timezone)

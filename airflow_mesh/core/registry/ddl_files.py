@@ -9,6 +9,8 @@ The DDL is the table's contract. Mesh properties live in ``TBLPROPERTIES``:
 * ``mesh.start_date`` first period with data, ISO date (optional; a date without offset is local to
   ``mesh.timezone``)
 * ``mesh.timezone``   IANA time zone the schedule is evaluated in, e.g. ``Europe/Amsterdam`` (default UTC)
+* ``mesh.timetable``  ``trigger`` (default: ``CronTriggerTimetable``, logical date = period end) or
+  ``data_interval`` (``CronDataIntervalTimetable``/``DeltaDataIntervalTimetable``, logical date = period start)
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from sqlglot.errors import ParseError, TokenError
 from airflow_mesh.core.intervals import UTC
 from airflow_mesh.core.registry.models import Column, MeshError, Table
 
-KNOWN_PROPERTIES = {"mesh.producer", "mesh.schedule", "mesh.access", "mesh.inputs", "mesh.start_date", "mesh.timezone"}
+KNOWN_PROPERTIES = {"mesh.producer", "mesh.schedule", "mesh.access", "mesh.inputs", "mesh.start_date", "mesh.timezone",
+                    "mesh.timetable"}
 REQUIRED_PROPERTIES = ("mesh.producer", "mesh.schedule", "mesh.access")
 TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 PRODUCER = re.compile(r"^[A-Za-z0-9_.-]+\.[A-Za-z0-9_-]+$")
@@ -206,7 +209,8 @@ def parse_ddl_file(path: Path, display: str, team: str) -> tuple[Table | None, l
     try:
         table = Table(name=name, team=team, file=display, line=table_line, comment=table_comment or "",
                       columns=tuple(columns), partitioned_by=tuple(partitioned_by), producer_dag=dag_id,
-                      producer_task=task_id, schedule=tblprops["mesh.schedule"], timezone=tz_name, access=access,
+                      producer_task=task_id, schedule=tblprops["mesh.schedule"], timezone=tz_name,
+                      timetable=tblprops.get("mesh.timetable") or "trigger", access=access,
                       start_date=start_date, inputs=inputs, lines=lines)
     except ValidationError as e:
         return None, [err(lines.get(f"mesh.{str(x['loc'][0])}", table_line), f"mesh.{x['loc'][0]}: {x['msg']}",

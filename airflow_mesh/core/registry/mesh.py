@@ -11,7 +11,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from airflow_mesh.core.intervals import Grid, grid_for
+from airflow_mesh.core.intervals import grid_for
 from airflow_mesh.core.registry.models import MeshError, Table, Team
 
 
@@ -46,9 +46,6 @@ class Mesh:
 
     def team_of_table(self, name: str) -> Team:
         return self.teams[self.table(name).team]
-
-    def grid(self, table: str) -> Grid:
-        return grid_for(self.table(table).schedule)
 
     @cached_property
     def tables_by_dag(self) -> dict[str, tuple[str, ...]]:
