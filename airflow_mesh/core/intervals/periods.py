@@ -54,9 +54,11 @@ class IntervalSet:
     @classmethod
     def union_of(cls, sets: Iterable["IntervalSet"]) -> "IntervalSet":
         """Union of several sets: a k-way merge of already sorted runs, no re-sorting of each set."""
-        sets = [s for s in sets if s.periods]
-        if len(sets) == 1:
-            return sets[0]
+        # Readers of one re-run input share its set object: drop repeats by identity first (no hashing).
+        unique = list({id(s): s for s in sets if s.periods}.values())
+        if len(unique) <= 1:
+            return unique[0] if unique else cls()
+        sets = unique
         from heapq import merge
 
         return cls(merge_sorted(merge(*(s.periods for s in sets))))
