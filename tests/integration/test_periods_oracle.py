@@ -117,3 +117,61 @@ def test_amsterdam_day_needs_23_or_25_utc_hours(truth):
     assert spring == Period(datetime(2026, 3, 28, 23, tzinfo=UTC), datetime(2026, 3, 29, 22, tzinfo=UTC))
     assert runs_overlapping(hour, spring).count == 23
     assert runs_overlapping(hour, autumn).count == 25
+
+
+#: Ragged backfill ranges across the spring (EU) and autumn (EU and US) transitions.
+BACKFILLS = [Period(datetime(2026, 3, 27, 5, tzinfo=UTC), datetime(2026, 3, 30, 17, tzinfo=UTC)),
+             Period(datetime(2026, 10, 24, 5, tzinfo=UTC), datetime(2026, 11, 2, 17, tzinfo=UTC))]
+
+
+def write_pair(root, up: tuple[str, str], down: tuple[str, str]):
+    """A registry of two tables: ``up`` (shape, zone) read by ``down`` (shape, zone); one DAG each."""
+    (root / "teams").mkdir()
+    (root / "teams" / "data.yaml").write_text(
+        "name: data\ncontacts:\n  - name: Lead\n    email: lead@example.com\nyarn:\n  queue: data\n")
+    (root / "ddl" / "data").mkdir(parents=True)
+    for name, (shape, tz), inputs in (("up", up, ""), ("down", down, "db.up")):
+        cron, kind = SHAPES[shape]
+        props = [("mesh.producer", f"dag_{name}.build"), ("mesh.schedule", cron), ("mesh.access", "public"),
+                 ("mesh.start_date", "2025-06-01"), ("mesh.timezone", tz), ("mesh.timetable", kind.value)]
+        props += [("mesh.inputs", inputs)] if inputs else []
+        body = ",\n".join(f"  '{k}' = '{v}'" for k, v in props)
+        (root / "ddl" / "data" / f"{name}.sql").write_text(
+            f"CREATE TABLE db.{name} (\n  id STRING COMMENT 'Row id',\n  part STRING COMMENT 'Partition'\n)\n"
+            f"USING parquet\nPARTITIONED BY (part)\nCOMMENT 'Table {name}'\nTBLPROPERTIES (\n{body}\n);\n")
+    return root
+
+
+@pytest.mark.parametrize("tz", ZONES)
+@pytest.mark.parametrize("up,down", list(itertools.product(SHAPES, repeat=2)))
+def test_planned_runs_match_brute_force(truth, tmp_path, up, down, tz):
+    """The planner re-runs exactly the consumer runs (Airflow's logical dates) that read a re-run producer period."""
+    from airflow_mesh.core.planner import plan_backfill
+    from airflow_mesh.core.registry.loader import load_mesh
+
+    down_tz = ZONES[(ZONES.index(tz) + 1) % len(ZONES)]  # consumers in another zone than their producer
+    mesh = load_mesh(write_pair(tmp_path, (up, tz), (down, down_tz)))
+    for w, backfill in enumerate(BACKFILLS):
+        plan = plan_backfill(mesh, ["db.up"], backfill, now=datetime(2027, 6, 1, tzinfo=UTC))
+        prod = [p for _, p in truth[(up, tz, w)] if p.overlaps(backfill)]
+        want_up = [ld for ld, p in truth[(up, tz, w)] if p.overlaps(backfill)]
+        want_down = [ld for ld, p in truth[(down, down_tz, w)] if any(p.overlaps(q) for q in prod)]
+        got_up = [ld for r in plan.dags["dag_up"].ranges for ld in r.logical_dates(SHAPES[up][1])]
+        got_down = [ld for r in plan.dags["dag_down"].ranges for ld in r.logical_dates(SHAPES[down][1])]
+        assert got_up == want_up, (up, tz, backfill)
+        assert got_down == want_down, (up, tz, down, down_tz, backfill)
+        assert plan.dags["dag_down"].runs == len(want_down)
+
+
+@pytest.mark.parametrize("tz", ZONES)
+@pytest.mark.parametrize("cron", ["0,20 * * * *", "*/15 * * * *", "30 */2 * * *", "0 9 * * 1-5"])
+def test_irregular_and_sub_hourly_crons_tick_as_airflow_does(cron, tz):
+    """Crons outside the six shapes (Airflow's fold-hour rule, weekday lists) across both transitions."""
+    grid = grid_for(cron, tz)
+    for start, end in WINDOWS:
+        runs = airflow_runs(cron, tz, TimetableKind.TRIGGER, start, end)
+        ends = [p.end for _, p in runs]
+        assert list(grid.iter_ticks(ends[0], ends[-1])) == ends, (cron, tz)
+        assert grid.count(ends[0], ends[-1]) == len(ends)
+        for ld, period in runs[:: max(1, len(runs) // 50)]:
+            assert period_of_logical_date(grid, ld, TimetableKind.TRIGGER) == period

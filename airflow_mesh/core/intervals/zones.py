@@ -18,10 +18,16 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def as_utc(value: datetime) -> datetime:
-    """Return ``value`` as an aware UTC datetime; naive values are taken as UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    """Return ``value`` as a plain aware UTC ``datetime``; naive values are taken as UTC.
+
+    Subclasses (pendulum's ``DateTime``, which Airflow hands to tasks) become plain
+    datetimes: their arithmetic and comparisons differ subtly from the standard library's.
+    """
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if type(value) is not datetime:
+        value = datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                         value.microsecond, tzinfo=UTC)
+    return value
 
 
 def iso(value: datetime) -> str:
