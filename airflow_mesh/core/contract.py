@@ -18,7 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from airflow_mesh.core.intervals import Grid, Period, TimetableKind, grid_for, iso, period_of_logical_date
+from airflow_mesh.core.intervals import (
+    Grid,
+    Period,
+    TimetableKind,
+    grid_for,
+    iso,
+    period_of_logical_date,
+)
 from airflow_mesh.core.registry.mesh import Mesh
 from airflow_mesh.core.registry.models import Table
 from airflow_mesh.core.rules import Violation, _line_of

@@ -10,7 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from airflow_mesh.core.contract import SUPPORTED_TIMETABLES, table_grid
-from airflow_mesh.core.intervals import Period, TimetableKind, as_utc, grid_for, partition_value, period_of_logical_date
+from airflow_mesh.core.intervals import (
+    Period,
+    TimetableKind,
+    as_utc,
+    grid_for,
+    partition_value,
+    period_of_logical_date,
+)
 from airflow_mesh.core.registry import Table
 
 

@@ -42,7 +42,15 @@ from airflow_mesh.core.intervals.runs import (
     runs_overlapping,
     widen_to_runs,
 )
-from airflow_mesh.core.intervals.zones import EPOCH, UTC, as_utc, instant_of_wall, iso, wall_clock, zone
+from airflow_mesh.core.intervals.zones import (
+    EPOCH,
+    UTC,
+    as_utc,
+    instant_of_wall,
+    iso,
+    wall_clock,
+    zone,
+)
 
 __all__ = [
     "CRON_PRESETS", "EPOCH", "UTC", "CronGrid", "EveryHourCronGrid", "FixedStepGrid", "Grain", "Grid",

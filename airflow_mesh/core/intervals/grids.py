@@ -18,15 +18,23 @@ Anything irregular falls back to croniter (:class:`CronGrid`, per-tick cost).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from enum import Enum
 from functools import lru_cache
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from croniter import CroniterBadDateError, croniter
 
-from airflow_mesh.core.intervals.zones import EPOCH, UTC, as_utc, instant_of_wall, wall_clock, zone
+from airflow_mesh.core.intervals.zones import (
+    EPOCH,
+    UTC,
+    as_utc,
+    instant_of_wall,
+    wall_clock,
+    zone,
+)
 
 #: Airflow's cron presets (kept equal to ``airflow.sdk.definitions.timetables._cron.CRON_PRESETS``).
 CRON_PRESETS: dict[str, str] = {

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
 
 from airflow_mesh.core.intervals.zones import iso
 
@@ -20,7 +20,7 @@ class Period:
         if self.end < self.start:
             raise ValueError(f"period ends before it starts: {self.start} > {self.end}")
 
-    def overlaps(self, other: "Period") -> bool:
+    def overlaps(self, other: Period) -> bool:
         return self.start < other.end and other.start < self.end
 
     def __str__(self) -> str:
@@ -48,11 +48,11 @@ class IntervalSet:
     periods: tuple[Period, ...] = ()
 
     @classmethod
-    def of(cls, periods: Iterable[Period]) -> "IntervalSet":
+    def of(cls, periods: Iterable[Period]) -> IntervalSet:
         return cls(merge_sorted(sorted(periods)))
 
     @classmethod
-    def union_of(cls, sets: Iterable["IntervalSet"]) -> "IntervalSet":
+    def union_of(cls, sets: Iterable[IntervalSet]) -> IntervalSet:
         """Union of several sets: a k-way merge of already sorted runs, no re-sorting of each set."""
         # Readers of one re-run input share its set object: drop repeats by identity first (no hashing).
         unique = list({id(s): s for s in sets if s.periods}.values())
@@ -66,10 +66,10 @@ class IntervalSet:
     def __bool__(self) -> bool:
         return bool(self.periods)
 
-    def union(self, other: "IntervalSet") -> "IntervalSet":
+    def union(self, other: IntervalSet) -> IntervalSet:
         return IntervalSet.union_of((self, other))
 
-    def clip(self, bounds: Period) -> "IntervalSet":
+    def clip(self, bounds: Period) -> IntervalSet:
         """Only the parts of this set inside ``bounds``."""
         out = []
         for p in self.periods:

@@ -15,10 +15,10 @@ runs is two instants and a count, whatever the timetable kind.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Iterator
 
 from airflow_mesh.core.intervals.grids import Grid
 from airflow_mesh.core.intervals.periods import IntervalSet, Period, merge_sorted

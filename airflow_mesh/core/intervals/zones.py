@@ -9,11 +9,10 @@ does not exist (the spring gap) is shifted forward by the gap (02:30 -> 03:30).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo  # noqa: F401  (UTC is re-exported)
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-UTC = timezone.utc
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

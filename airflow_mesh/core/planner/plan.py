@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
+from airflow_mesh.core.contract import table_grid
 from airflow_mesh.core.intervals import (
     Grid,
     IntervalSet,
@@ -29,7 +30,6 @@ from airflow_mesh.core.intervals import (
     iso,
     run_ranges,
 )
-from airflow_mesh.core.contract import table_grid
 from airflow_mesh.core.registry.mesh import Mesh, UnknownTableError
 from airflow_mesh.core.registry.models import Table
 

@@ -3,7 +3,7 @@ and for either timetable kind; and how their states are judged."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from test_planner_schedules import write_mesh
