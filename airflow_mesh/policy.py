@@ -31,8 +31,9 @@ from airflow.exceptions import AirflowClusterPolicyViolation
 from airflow.policies import hookimpl
 
 from airflow_mesh.core.registry.models import MeshValidationError, TaskDefaults
+from airflow_mesh.core.contract import check_contract
 from airflow_mesh.core.rules import check_dag
-from airflow_mesh.governance.facts import dag_facts
+from airflow_mesh.governance.facts import dag_facts, timetable_facts
 from airflow_mesh.notifications.owner import MeshOwnerNotifier
 from airflow_mesh.settings import MeshSettingError, configured_mesh, is_configured
 from airflow_mesh.settings import enforce_mode as _enforce_mode
@@ -72,8 +73,9 @@ def dag_policy(dag: Any) -> None:
                     dag.dag_id, mode, err)
         return
     team, violations = check_dag(mesh, dag_facts(dag))
+    violations += check_contract(mesh, timetable_facts(dag))  # its runs give its tables' contracted periods
     if violations and mode != "off":
-        text = f"airflow-mesh: DAG {dag.dag_id} breaks {len(violations)} ownership rule(s):\n" + "\n".join(
+        text = f"airflow-mesh: DAG {dag.dag_id} breaks {len(violations)} mesh rule(s):\n" + "\n".join(
             f"  {v}" for v in violations)
         if mode == "strict":
             raise AirflowClusterPolicyViolation(text)

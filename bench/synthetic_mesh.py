@@ -1,8 +1,12 @@
 """Write a synthetic mesh registry: N tables over T teams, reproducible from a seed.
 
-Schedules get coarser downstream (hourly roots, then daily, weekly, monthly), each
-table reads 1-3 earlier tables, about 1 in 8 is private to its team (and read only
-by its own team). Used by the registry and planner benchmarks.
+Two shapes (both used by the registry and planner benchmarks):
+
+* ``teams`` (default): schedules get coarser downstream (hourly roots, then daily,
+  weekly, monthly), each table reads 1-3 earlier tables, about 1 in 8 is private to
+  its team (and read only by its own team); one DAG per team and schedule.
+* ``all_downstream`` (issue #15's worst case): every table is downstream of table 0
+  (hourly), each table has its own DAG; a quarter of the tables are hourly.
 """
 
 from __future__ import annotations
@@ -23,12 +27,11 @@ yarn:
 LEVELS = ["@hourly", "@daily", "@weekly", "@monthly"]
 
 
-def generate(root: Path, n_tables: int, n_teams: int = 20, seed: int = 7) -> Path:
+def generate(root: Path, n_tables: int, n_teams: int = 20, seed: int = 7, shape: str = "teams") -> Path:
+    if shape == "all_downstream":
+        return generate_all_downstream(root, n_tables, n_teams, seed)
     rng = random.Random(seed)
-    (root / "teams").mkdir(parents=True, exist_ok=True)
-    teams = [f"team{i:02d}" for i in range(n_teams)]
-    for i, team in enumerate(teams):
-        (root / "teams" / f"{team}.yaml").write_text(TEAM_YAML.format(team=team, i=i))
+    teams = write_teams(root, n_teams)
     tables: list[tuple[str, str, int, str]] = []  # (name, team, level, access)
     for k in range(n_tables):
         team = teams[k % n_teams]
@@ -46,13 +49,49 @@ def generate(root: Path, n_tables: int, n_teams: int = 20, seed: int = 7) -> Pat
                  ("mesh.start_date", "2025-01-01")]
         if inputs:
             props.append(("mesh.inputs", ", ".join(t[0] for t in inputs)))
-        folder = root / "ddl" / team
-        folder.mkdir(parents=True, exist_ok=True)
-        body = ",\n".join(f"  '{a}' = '{b}'" for a, b in props)
-        (folder / f"t{k:05d}.sql").write_text(
-            f"CREATE TABLE {name} (\n  id STRING COMMENT 'Row id',\n  amount DOUBLE COMMENT 'An amount',\n"
-            f"  label STRING COMMENT 'A label',\n  part STRING COMMENT 'Partition'\n)\nUSING parquet\n"
-            f"PARTITIONED BY (part)\nCOMMENT 'Synthetic table {k}'\nTBLPROPERTIES (\n{body}\n);\n")
+        write_table(root, team, name, k, props)
+    return root
+
+
+def write_table(root: Path, team: str, name: str, k: int, props: list[tuple[str, str]]) -> None:
+    folder = root / "ddl" / team
+    folder.mkdir(parents=True, exist_ok=True)
+    body = ",\n".join(f"  '{a}' = '{b}'" for a, b in props)
+    (folder / f"t{k:05d}.sql").write_text(
+        f"CREATE TABLE {name} (\n  id STRING COMMENT 'Row id',\n  amount DOUBLE COMMENT 'An amount',\n"
+        f"  label STRING COMMENT 'A label',\n  part STRING COMMENT 'Partition'\n)\nUSING parquet\n"
+        f"PARTITIONED BY (part)\nCOMMENT 'Synthetic table {k}'\nTBLPROPERTIES (\n{body}\n);\n")
+
+
+def write_teams(root: Path, n_teams: int) -> list[str]:
+    (root / "teams").mkdir(parents=True, exist_ok=True)
+    teams = [f"team{i:02d}" for i in range(n_teams)]
+    for i, team in enumerate(teams):
+        (root / "teams" / f"{team}.yaml").write_text(TEAM_YAML.format(team=team, i=i))
+    return teams
+
+
+def generate_all_downstream(root: Path, n_tables: int, n_teams: int = 20, seed: int = 7) -> Path:
+    """Every table downstream of ``t00000`` (hourly); one DAG per table; all public."""
+    rng = random.Random(seed)
+    teams = write_teams(root, n_teams)
+    levels: list[int] = []
+    names: list[str] = []
+    for k in range(n_tables):
+        team = teams[k % n_teams]
+        level = 0 if k == 0 or rng.random() < 0.25 else rng.choice((1, 1, 2, 3))
+        candidates = [i for i in range(k) if levels[i] <= level]
+        inputs = rng.sample(candidates, min(len(candidates), rng.randint(1, 3))) if k else []
+        if k and not inputs:  # nothing as fine-grained before it: read the hourly root
+            inputs = [0]
+        name = f"db_{team}.t{k:05d}"
+        levels.append(level)
+        names.append(name)
+        props = [("mesh.producer", f"dag_t{k:05d}.build"), ("mesh.schedule", LEVELS[level]),
+                 ("mesh.access", "public"), ("mesh.start_date", "2025-01-01")]
+        if inputs:
+            props.append(("mesh.inputs", ", ".join(names[i] for i in inputs)))
+        write_table(root, team, name, k, props)
     return root
 
 
@@ -62,8 +101,9 @@ if __name__ == "__main__":
     p.add_argument("--tables", type=int, default=500)
     p.add_argument("--teams", type=int, default=20)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--shape", choices=("teams", "all_downstream"), default="teams")
     a = p.parse_args()
-    generate(a.root, a.tables, a.teams, a.seed)
+    generate(a.root, a.tables, a.teams, a.seed, a.shape)
     print(f"wrote {a.tables} tables over {a.teams} teams to {a.root}")
 
 

@@ -2,8 +2,9 @@
 
 The sensor and its trigger only fetch task states through the Task SDK; every
 decision (which logical dates, how many must have succeeded, what counts as
-failure, what the message says) is made here, without Airflow, so it is tested
-directly and shared by poke, reschedule and deferrable modes.
+failure, what the message says) is made here, without Airflow, so it can be
+tested without a DB (tests/unit/core/test_coverage.py) and is shared by poke, reschedule and
+deferrable modes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable
 
-from airflow_mesh.core.intervals import Period, grid_for, iso, runs_overlapping
+from airflow_mesh.core.contract import table_grid
+from airflow_mesh.core.intervals import Grain, Grid, Period, RunRange, TimetableKind, grid_for, iso, runs_overlapping
 from airflow_mesh.core.registry.mesh import Mesh
 
 #: Logical dates sent per Execution API call. The calls are GETs with the dates as
@@ -21,8 +23,8 @@ from airflow_mesh.core.registry.mesh import Mesh
 DATES_PER_CALL = 100
 DEFAULT_FAILED_STATES = ("failed", "upstream_failed")
 ON_UNAVAILABLE = ("fail", "skip", "partial")
-_ADVERB = {"minute": "", "hour": "hourly", "day": "daily", "week": "weekly", "month": "monthly",
-           "quarter": "quarterly", "year": "yearly", "cron": ""}
+_ADVERB = {Grain.MINUTE: "", Grain.HOUR: "hourly", Grain.DAY: "daily", Grain.WEEK: "weekly",
+           Grain.MONTH: "monthly", Grain.QUARTER: "quarterly", Grain.YEAR: "yearly", Grain.CRON: ""}
 _RUN_ID_DATE = re.compile(r"__(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})")
 
 #: ``fetch(dag_id, task_id, logical_dates) -> {run_id: {task_id: state}}``: Task SDK ``get_task_states``.
@@ -52,23 +54,33 @@ class Requirement:
     schedule: str
     period_start: datetime
     period_end: datetime
-    first: datetime | None  # first required producer tick (logical date); None: nothing required
-    last: datetime | None
+    first: datetime | None  # period end of the first required producer run; None: nothing required
+    last: datetime | None  # period end of the last one
+    timezone: str = "UTC"  # the producer table's mesh.timezone
+    timetable: str = TimetableKind.TRIGGER.value  # its mesh.timetable: which instant is a run's logical date
 
     @property
     def period(self) -> Period:
         return Period(self.period_start, self.period_end)
 
     @property
-    def expected(self) -> int:
+    def grid(self) -> Grid:
+        return grid_for(self.schedule, self.timezone)
+
+    def _runs(self) -> RunRange | None:
         if self.first is None or self.last is None:
-            return 0
-        return grid_for(self.schedule).count(self.first, self.last)
+            return None
+        return RunRange(self.grid, self.first, self.last)
+
+    @property
+    def expected(self) -> int:
+        runs = self._runs()
+        return runs.count if runs else 0
 
     def logical_dates(self) -> list[datetime]:
-        if self.first is None or self.last is None:
-            return []
-        return list(grid_for(self.schedule).iter_ticks(self.first, self.last))
+        """The logical dates of the required producer runs (period ends, or starts for data-interval timetables)."""
+        runs = self._runs()
+        return list(runs.logical_dates(self.timetable)) if runs else []
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -98,7 +110,7 @@ def requirements_for(mesh: Mesh, tables: Iterable[str], period: Period,
     for name in tables:
         t = mesh.table(name)
         team = mesh.teams[t.team]
-        grid = grid_for(t.schedule)
+        grid = table_grid(t)
         wanted = period
         if t.start_date is not None and t.start_date > period.start:
             if on_unavailable != "partial":
@@ -111,7 +123,8 @@ def requirements_for(mesh: Mesh, tables: Iterable[str], period: Period,
         out.append(Requirement(
             table=t.name, team=team.name, contact=team.contact_line, dag_id=t.producer_dag,
             task_id=t.producer_task, schedule=t.schedule, period_start=period.start, period_end=period.end,
-            first=runs.first if runs else None, last=runs.last if runs else None))
+            first=runs.first if runs else None, last=runs.last if runs else None,
+            timezone=t.timezone, timetable=t.timetable))
     return out
 
 
@@ -131,7 +144,7 @@ class TableStatus:
 
     def describe(self) -> str:
         r = self.requirement
-        grain = _ADVERB.get(grid_for(r.schedule).grain, "")
+        grain = _ADVERB[r.grid.grain]
         not_done = r.expected - self.succeeded
         head = (f"{r.table} (team {r.team}, contact {r.contact}): {not_done} of {r.expected} "
                 f"{grain or 'scheduled'} {'run' if r.expected == 1 else 'runs'} of {r.dag_id}.{r.task_id}"

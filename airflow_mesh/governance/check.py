@@ -33,7 +33,8 @@ def check_folder(folder: Path) -> tuple[int, list[MeshError]]:
     _isolated_airflow_home()
     from airflow.dag_processing.dagbag import DagBag
 
-    from airflow_mesh.governance.facts import dag_facts
+    from airflow_mesh.core.contract import check_contract
+    from airflow_mesh.governance.facts import dag_facts, timetable_facts
     from airflow_mesh.core.rules import check_dag
     from airflow_mesh.settings import configured_mesh
 
@@ -47,6 +48,7 @@ def check_folder(folder: Path) -> tuple[int, list[MeshError]]:
     mesh = configured_mesh()
     for dag in sorted(bag.dags.values(), key=lambda d: d.dag_id):
         findings += check_dag(mesh, dag_facts(dag))[1]
+        findings += check_contract(mesh, timetable_facts(dag))
     return len(bag.dags), findings
 
 

@@ -8,10 +8,14 @@ the registry; any other operator can declare them with
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Iterable
 
+from airflow_mesh.core.contract import SUPPORTED_TIMETABLES, TimetableFacts
+from airflow_mesh.core.intervals import Period, TimetableKind, as_utc
 from airflow_mesh.core.registry.models import table_of_uri
 from airflow_mesh.core.rules import DagFacts, TaskFacts
+from airflow_mesh.utils.run_period import timetable_shape
 
 
 def _tables(assets: Iterable[Any]) -> tuple[str, ...]:
@@ -25,3 +29,49 @@ def dag_facts(dag: Any) -> DagFacts:
         TaskFacts(task_id=t.task_id, writes=_tables(t.outlets), reads=_tables(t.inlets))
         for t in dag.tasks)
     return DagFacts(dag_id=dag.dag_id, fileloc=dag.fileloc, tags=tuple(sorted(dag.tags or ())), tasks=tasks)
+
+
+#: Airflow runs sampled per probe, and probes (days after the DAG's start) for the contract check:
+#: the start itself, then points across a year so both DST transitions of any zone are near one.
+RUNS_PER_PROBE = 4
+PROBE_DAYS = (0, 85, 170, 300)
+
+
+def timetable_facts(dag: Any) -> TimetableFacts:
+    """Ask Airflow's own timetable which runs the DAG makes, for :func:`airflow_mesh.core.contract.check_contract`."""
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    name, expression, tz = timetable_shape(dag.timetable)
+    mapped = tuple(t.task_id for t in dag.tasks if isinstance(t, MappedOperator))
+    summary = f"{expression} in {tz}" if expression else getattr(dag.timetable, "summary", name)
+    runs: tuple = ()
+    if name in SUPPORTED_TIMETABLES and dag.start_date is not None:
+        runs = tuple(_sample_runs(dag, SUPPORTED_TIMETABLES[name]))
+    return TimetableFacts(dag_id=dag.dag_id, fileloc=dag.fileloc, timetable=name, summary=summary,
+                          runs=runs, mapped_tasks=mapped)
+
+
+def _sample_runs(dag: Any, kind: TimetableKind) -> list[tuple[datetime, Period]]:
+    """(logical date, period) of a few runs at each probe, from Airflow's core timetable."""
+    import pendulum
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import TimeRestriction
+
+    timetable = coerce_to_core_timetable(dag.timetable)
+    start = pendulum.instance(as_utc(dag.start_date)).in_timezone("UTC")  # the core timetables need pendulum
+    out: list[tuple[datetime, Period]] = []
+    for days in PROBE_DAYS:
+        restriction = TimeRestriction(earliest=start + timedelta(days=days), latest=dag.end_date, catchup=True)
+        last, infos = None, []
+        for _ in range(RUNS_PER_PROBE + 1):
+            info = timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
+            if info is None or info.logical_date is None:
+                break
+            infos.append(info)
+            last = info.data_interval
+        dates = [as_utc(i.logical_date) for i in infos]
+        if kind is TimetableKind.DATA_INTERVAL:
+            out += [(d, Period(as_utc(i.data_interval.start), as_utc(i.data_interval.end))) for d, i in zip(dates, infos)]
+        else:  # the run at tick t covers [previous tick, t)
+            out += [(d, Period(p, d)) for p, d in zip(dates, dates[1:])]
+    return out

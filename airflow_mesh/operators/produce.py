@@ -12,11 +12,10 @@ from typing import Any, Callable
 from airflow.sdk import BaseOperator
 
 from airflow_mesh.utils.assets import table_asset
-from airflow_mesh.core.intervals import grid_for, partition_value
 from airflow_mesh.core.registry import Table
 from airflow_mesh.core.rules import producer_error
 from airflow_mesh.settings import configured_mesh
-from airflow_mesh.utils.run_period import run_period
+from airflow_mesh.utils.run_period import table_period
 
 
 class NotProducerError(ValueError):
@@ -62,8 +61,7 @@ class ProduceTableOperator(BaseOperator):
 
     def execute(self, context: Any) -> Any:
         t = configured_mesh().table(self.table)
-        period = run_period(context, t.schedule)
-        partition = partition_value(grid_for(t.schedule), period)
+        period, partition = table_period(context, t)
         self.log.info("Writing %s partition %s=%s for period %s", t.name, t.partitioned_by[0] if t.partitioned_by else "-",
                       partition, period)
         return self.python_callable(table=t.name, period=period, partition=partition, inputs=list(t.inputs))

@@ -2,8 +2,9 @@
 
 ``TableSensor(table="payments.transactions")`` looks up the table's producer task
 and schedule in the registry, works out which producer runs cover this run's
-period (24 hourly runs for a daily consumer, the covering daily run for an hourly
-one, ...; see :mod:`airflow_mesh.core.intervals`) and succeeds when all succeeded.
+period (24 hourly runs for a daily consumer, 23 on an Amsterdam spring day, the
+covering daily run for an hourly one, ...; see :mod:`airflow_mesh.core.intervals`)
+and succeeds when all succeeded.
 It fails at once when one of them failed, naming the owning team and its contact.
 """
 
@@ -42,7 +43,8 @@ class TableSensor(BaseSensorOperator):
     :param failed_states: producer task states that fail this sensor at once.
     :param on_unavailable: when a table's ``mesh.start_date`` is after this period's start:
         ``fail`` (default), ``skip``, or ``partial`` (wait only for the runs that can exist).
-    :param period_schedule: cron of this DAG's periods, if not its own schedule.
+    :param period_schedule: cron of this DAG's periods, if not its own schedule (evaluated in the time
+        zone of the DAG's timetable; see docs/intervals.md).
     :param deferrable: wait in the triggerer, holding no worker slot.
     """
 

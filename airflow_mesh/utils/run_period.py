@@ -1,34 +1,78 @@
-"""Thin Airflow glue shared by the mesh's operators and sensors: the period a running task covers."""
+"""Thin Airflow glue shared by the mesh's operators and sensors: the period a running task covers.
+
+All rules live in :mod:`airflow_mesh.core.intervals`; this module only reads the run's
+logical date and the DAG's timetable (its class, cron expression and time zone).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from airflow_mesh.core.intervals import Period, as_utc, grid_for, period_of_run
+from airflow_mesh.core.contract import SUPPORTED_TIMETABLES, table_grid
+from airflow_mesh.core.intervals import (
+    Period,
+    TimetableKind,
+    as_utc,
+    grid_for,
+    partition_value,
+    period_of_logical_date,
+)
+from airflow_mesh.core.registry import Table
 
 
 class PeriodUnknownError(ValueError):
-    """The run's DAG has no cron schedule and no data interval, so its period is undefined."""
+    """The run's DAG has no timetable the mesh can map to periods."""
+
+
+def timezone_name(tz: Any) -> str:
+    """IANA name of a timetable's zone (a string, a pendulum ``Timezone`` or a ``ZoneInfo``)."""
+    if isinstance(tz, str):
+        return tz
+    return getattr(tz, "name", None) or getattr(tz, "key", None) or str(tz)
+
+
+def timetable_shape(timetable: Any) -> tuple[str, str | None, str]:
+    """``(class name, cron expression or None, IANA zone)`` of an SDK or core timetable."""
+    expression = getattr(timetable, "expression", None) or getattr(timetable, "_expression", None)
+    tz = getattr(timetable, "timezone", None) or getattr(timetable, "_timezone", None) or "UTC"
+    return type(timetable).__name__, expression, timezone_name(tz)
+
+
+def _logical_date(context: Any) -> datetime:
+    dag_run = context.get("dag_run")
+    tick = context.get("logical_date") or (dag_run.run_after if dag_run is not None else None)
+    return as_utc(tick)
 
 
 def run_period(context: Any, schedule: str | None = None) -> Period:
-    """The period the current run covers (see :mod:`airflow_mesh.core.intervals`).
+    """The period the current run of its own DAG covers (see docs/intervals.md).
 
-    A non-empty data interval (``CronDataIntervalTimetable``, or a
-    ``CronTriggerTimetable`` with ``interval=``) is taken as is. Otherwise, the
-    Airflow 3 default with its zero-length interval, the run at tick ``t`` covers
-    ``[previous tick, t)`` of the DAG's cron schedule (or ``schedule`` if given).
+    Data-interval timetables: the run's data interval. ``CronTriggerTimetable`` (the
+    default for cron strings): ``[previous tick, logical date)`` of the cron in the
+    timetable's zone; ``schedule`` overrides the cron (``TableSensor(period_schedule=)``).
     """
+    dag = context["dag"] if "dag" in context else context["ti"].task.dag
+    name, expression, tz = timetable_shape(dag.timetable)
+    kind = SUPPORTED_TIMETABLES.get(name)
     start, end = context.get("data_interval_start"), context.get("data_interval_end")
-    if start is not None and end is not None and end > start:
+    if schedule is None and kind is TimetableKind.DATA_INTERVAL and start is not None and end is not None and end > start:
         return Period(as_utc(start), as_utc(end))
-    if schedule is None:
-        dag = context["dag"] if "dag" in context else context["ti"].task.dag
-        schedule = getattr(dag.timetable, "expression", None)
-    if not schedule:
+    cron = schedule or expression
+    if not cron:
         raise PeriodUnknownError(
-            "this run's DAG has no cron schedule and an empty data interval, so the mesh cannot tell which "
-            "period it covers: give the DAG a cron schedule or pass period_schedule='<cron>'")
-    dag_run = context.get("dag_run")
-    tick = context.get("logical_date") or (dag_run.run_after if dag_run is not None else None)
-    return period_of_run(grid_for(schedule), as_utc(tick))
+            f"DAG {dag.dag_id} has timetable {name}, which has no periods the mesh can tell: give it a cron "
+            "schedule (CronTriggerTimetable or CronDataIntervalTimetable) or pass period_schedule='<cron>'")
+    return period_of_logical_date(grid_for(cron, tz), _logical_date(context),
+                                  TimetableKind.TRIGGER if schedule else (kind or TimetableKind.TRIGGER))
+
+
+def table_period(context: Any, table: Table) -> tuple[Period, str]:
+    """The period and partition a producer run writes: from the table's contract and the run's logical date.
+
+    The contract check (:mod:`airflow_mesh.core.contract`) guarantees at parse time that
+    the DAG's runs have the contract's periods, so the contract alone decides.
+    """
+    grid = table_grid(table)
+    period = period_of_logical_date(grid, _logical_date(context), table.timetable)
+    return period, partition_value(grid, period)

@@ -1,13 +1,16 @@
 """The cross-DAG backfill planner's pure core: which runs of which DAGs a backfill touches.
 
-Given root tables and a time range, walk the registry's table graph downstream.
-Each table's affected time is an :class:`IntervalSet` (merged ranges), widened to
-whole runs of its own schedule; a consumer is affected wherever an input is. The
-plan holds each DAG's runs as :class:`RunRange` s, never one object per run:
-a one-year hourly backfill with everything downstream is a few ranges per DAG.
+Given root tables and a time range, walk the registry's table graph downstream in
+topological order. Each table's affected time is an :class:`IntervalSet` (merged
+ranges), widened to whole runs of its own schedule (in its own time zone). A table is
+affected wherever an input is; a root is affected over the requested range *and*
+wherever its inputs are (a root downstream of another root re-reads the re-run data).
+A table's wave follows its inputs'. The plan holds each DAG's runs as
+:class:`RunRange` s, never one object per run: a one-year hourly backfill with
+everything downstream is a few ranges per DAG.
 
-No Airflow import: the Airflow layer turns ranges into runs only to show a page
-or to execute (that layer, the API and the UI are not built yet; see README).
+No Airflow import: the Airflow layer (``airflow_mesh.backfill``) maps the ranges to
+DAG runs only to show a page or to execute.
 """
 
 from __future__ import annotations
@@ -15,14 +18,25 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
-from airflow_mesh.core.intervals import IntervalSet, Period, RunRange, as_utc, grid_for, iso
+from airflow_mesh.core.contract import table_grid
+from airflow_mesh.core.intervals import (
+    Grid,
+    IntervalSet,
+    Period,
+    RunRange,
+    as_utc,
+    iso,
+    run_ranges,
+)
 from airflow_mesh.core.registry.mesh import Mesh, UnknownTableError
+from airflow_mesh.core.registry.models import Table
 
 
-@dataclass
+@dataclass(slots=True)
 class DagPlan:
-    """The affected runs of one DAG."""
+    """The affected runs of one DAG. ``runs`` is counted once, when the plan is built."""
 
     dag_id: str
     team: str
@@ -32,11 +46,13 @@ class DagPlan:
     ranges: list[RunRange]
     wave: int
     reads: list[str] = field(default_factory=list)  # affected tables it reads: its tasks reading them re-run
-    is_root: bool = False  # holds a root table: its inputs did not change, so its sensors need not re-run
+    is_root: bool = False  # holds a root table: if it reads no affected table, its sensors need not re-run
+    timezone: str = "UTC"
+    runs: int = -1  # counted once: given by the planner, else summed from the ranges
 
-    @property
-    def runs(self) -> int:
-        return sum(r.count for r in self.ranges)
+    def __post_init__(self) -> None:
+        if self.runs < 0:
+            self.runs = sum(r.count for r in self.ranges)
 
 
 @dataclass
@@ -45,6 +61,7 @@ class Plan:
     period: Period
     dags: dict[str, DagPlan] = field(default_factory=dict)
     left_out: list[str] = field(default_factory=list)
+    runs: int = 0  # total, set once by plan_backfill
 
     @property
     def waves(self) -> list[list[str]]:
@@ -52,10 +69,6 @@ class Plan:
         for d in self.dags.values():
             out[d.wave].append(d.dag_id)
         return [sorted(out[w]) for w in sorted(out)]
-
-    @property
-    def runs(self) -> int:
-        return sum(d.runs for d in self.dags.values())
 
     def runs_by_team(self) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
@@ -84,68 +97,184 @@ def resolve_roots(mesh: Mesh, roots: list[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+@dataclass(frozen=True)
+class _Share:
+    """The runs a table re-runs for some affected input time: whole runs of its grid, cuts applied.
+
+    Shared by every table with the same grid, input time and start date (memoised per plan), so
+    a mesh where thousands of tables read the same re-run year computes it a handful of times.
+    """
+
+    ranges: tuple[RunRange, ...]
+    time: IntervalSet  # the periods those runs cover (what the table's readers see as re-run)
+    runs: int
+    notes: tuple[str, ...]  # what was cut and why, without the table name
+
+
+class _Affected(NamedTuple):
+    share: _Share
+    level: int  # wave: one after its latest input's
+
+
+#: Topological index of a mesh's tables, computed once per Mesh object (the mesh is immutable).
+_ORDER: dict[int, tuple[Mesh, dict[str, int]]] = {}
+
+
+def _topological_index(mesh: Mesh) -> dict[str, int]:
+    hit = _ORDER.get(id(mesh))
+    if hit is not None and hit[0] is mesh:
+        return hit[1]
+    if len(_ORDER) >= 8:
+        _ORDER.clear()
+    index = {name: i for i, name in enumerate(mesh.topological_order())}
+    _ORDER[id(mesh)] = (mesh, index)  # holding the mesh keeps its id from being reused
+    return index
+
+
+def _in_order(mesh: Mesh, roots: list[str], downstream: bool, depth: int | None) -> list[str]:
+    """The roots and (optionally) every table downstream within ``depth``, inputs before readers."""
+    reach = dict.fromkeys(roots)
+    frontier, distance = list(roots), 0
+    while downstream and frontier and (depth is None or distance < depth):
+        distance += 1
+        nxt = []
+        for name in frontier:
+            for reader in mesh.consumers.get(name, ()):
+                if reader not in reach:
+                    reach[reader] = None
+                    nxt.append(reader)
+        frontier = nxt
+    return sorted(reach, key=_topological_index(mesh).__getitem__)
+
+
+class _Uniter:
+    """Union of input time sets, memoised by the identity of the inputs (and interned by value).
+
+    Thousands of tables read the same few re-run sets; each distinct combination is merged
+    once, and equal results are one object, so the per-table memo (keyed by identity) hits.
+    """
+
+    def __init__(self) -> None:
+        self._by_inputs: dict[tuple[int, ...], tuple[list[IntervalSet], IntervalSet]] = {}
+        self._interned: dict[IntervalSet, IntervalSet] = {}
+
+    def __call__(self, sets: list[IntervalSet]) -> IntervalSet:
+        if len(sets) == 1:
+            return sets[0]
+        key = tuple(sorted({id(s) for s in sets}))
+        hit = self._by_inputs.get(key)
+        if hit is None:
+            union = IntervalSet.union_of(sets)
+            hit = self._by_inputs[key] = (sets, self._interned.setdefault(union, union))  # holds the inputs: ids stay theirs
+        return hit[1]
+
+
+def _share(t: Table, grid: Grid, wanted: IntervalSet, now: datetime) -> _Share:
+    """Widen ``wanted`` to whole runs of ``grid``, then keep the runs ``t`` may have (see :func:`_cut`)."""
+    ranges = run_ranges(grid, wanted)
+    kept, notes = _cut(t, ranges, _allowed_runs(t, grid, ranges, now), now)
+    return _Share(tuple(kept), IntervalSet(tuple(r.period for r in kept)), sum(r.count for r in kept), tuple(notes))
+
+
+def _allowed_runs(t: Table, grid: Grid, ranges: list[RunRange], now: datetime) -> Period:
+    """The period-end ticks a table may run at: whole periods from its start date, ending by ``now``."""
+    latest = grid.floor(now)  # a run whose period ends after now has not happened yet
+    if t.start_date is not None:
+        earliest = grid.next_after(grid.ceil(t.start_date))  # first run whose period starts at/after start_date
+    else:
+        earliest = ranges[0].first if ranges else latest
+    return Period(min(earliest, latest), latest)
+
+
+def _cut(t: Table, ranges: list[RunRange], allowed: Period, now: datetime) -> tuple[list[RunRange], list[str]]:
+    """Keep the runs whose period-end tick lies in ``allowed``; say exactly which runs were cut, and why."""
+    kept: list[RunRange] = []
+    notes: list[str] = []
+    for r in ranges:
+        grid = r.grid
+        if r.first < allowed.start:
+            cut = RunRange(grid, r.first, min(r.last, grid.prev_before(allowed.start)))
+            notes.append(f"{cut.count} run(s) covering {cut.period} left out: no data before its start "
+                         f"date {iso(t.start_date) if t.start_date else '?'}")
+        if r.last > allowed.end:
+            cut = RunRange(grid, max(r.first, grid.next_after(allowed.end)), r.last)
+            notes.append(f"{cut.count} run(s) covering {cut.period} left out: their periods end after "
+                         f"now ({iso(now)}), in the future")
+        first, last = max(r.first, allowed.start), min(r.last, allowed.end)
+        if first <= last:
+            kept.append(r if (first, last) == (r.first, r.last) else RunRange(grid, first, last))
+    return kept, notes
+
+
 def plan_backfill(mesh: Mesh, roots: list[str], period: Period, *, now: datetime,
                   downstream: bool = True, depth: int | None = None,
                   stop_at_teams: frozenset[str] = frozenset()) -> Plan:
     """Plan a backfill of ``roots`` over ``period`` and (optionally) everything downstream.
 
-    Never plans a run before its table's ``mesh.start_date`` or whose period ends after
-    ``now``; every such cut is reported in :attr:`Plan.left_out`. Tables of teams in
-    ``stop_at_teams`` are not planned, nor is anything reached only through them.
+    Steps: order the reached tables (inputs first); for each, unite the requested range (roots)
+    with what its inputs re-run, widen to whole runs of its own grid and cut to its data range
+    (memoised: tables with the same grid, input time and start date share one answer); then
+    group the tables by producer DAG. Never plans a run whose period starts before its table's
+    ``mesh.start_date`` or ends after ``now``; every such cut is reported in
+    :attr:`Plan.left_out`, naming the runs. Tables of teams in ``stop_at_teams`` are not
+    planned, nor is anything reached only through them.
     """
     now = as_utc(now)
     roots = resolve_roots(mesh, roots)
+    root_set = set(roots)
     plan = Plan(roots=roots, period=period)
-    reach: dict[str, int] = {}
-    for r in roots:
-        for name, dist in (mesh.closure(r, "down", depth) if downstream else {r: 0}).items():
-            reach[name] = min(dist, reach.get(name, dist))
-    affected: dict[str, IntervalSet] = {}
-    level: dict[str, int] = {}
-    for name in mesh.topological_order(set(reach)):
-        t = mesh.tables[name]
+    requested = IntervalSet.of([period])
+    affected: dict[str, _Affected] = {}
+    # (grid, input time, start date) -> share. Keyed by identity: the shares' time sets are reused
+    # objects, and the memo holds each key's objects, so an id is never reused within one plan.
+    memo: dict[tuple[int, int, datetime | None], tuple[Grid, IntervalSet, _Share]] = {}
+    tables = mesh.tables
+    unite = _Uniter()
+    for name in _in_order(mesh, roots, downstream, depth):
+        t = tables[name]
         if t.team in stop_at_teams:
             plan.left_out.append(f"{name}: team {t.team} excluded (stop at teams)")
             continue
-        grid = grid_for(t.schedule)
-        if name in roots:
-            wanted = IntervalSet.of([period])
-            level[name] = 0
-        else:
-            sources = [i for i in t.inputs if i in affected]
-            if not sources:
-                continue
-            wanted = IntervalSet.of(p for i in sources for p in affected[i].periods)
-            level[name] = 1 + max(level[i] for i in sources)
-        snapped = wanted.snap_outward(grid)
-        # Whole runs only: a run whose period ends after now has not happened yet.
-        latest_end = grid.floor(now)
-        if t.start_date is not None:
-            earliest = t.start_date
-        else:
-            earliest = snapped.periods[0].start if snapped else latest_end
-        bounds = Period(min(earliest, latest_end), latest_end)
-        clipped = snapped.clip(bounds)
-        if clipped.total < snapped.total:
-            cut = []
-            if snapped.periods and snapped.periods[-1].end > latest_end:
-                cut.append(f"runs after {iso(latest_end)} are in the future")
-            if t.start_date and snapped.periods and snapped.periods[0].start < t.start_date:
-                cut.append(f"no data before its start date {iso(t.start_date)}")
-            plan.left_out.append(f"{name}: " + "; ".join(cut or ["outside its data range"]))
-        if clipped:
-            affected[name] = clipped
+        sources = [affected[i] for i in t.inputs if i in affected]
+        if not sources and name not in root_set:
+            continue
+        wanted = unite([s.share.time for s in sources] + ([requested] if name in root_set else []))
+        grid = table_grid(t)
+        key = (id(grid), id(wanted), t.start_date)
+        hit = memo.get(key)
+        share = hit[2] if hit is not None else _share(t, grid, wanted, now)
+        if hit is None:
+            memo[key] = (grid, wanted, share)
+        if share.notes:
+            plan.left_out.extend(f"{name}: {note}" for note in share.notes)
+        if share.ranges:
+            affected[name] = _Affected(share, 1 + max([s.level for s in sources]) if sources else 0)
+    _group_by_dag(mesh, plan, affected, root_set)
+    plan.runs = sum(d.runs for d in plan.dags.values())
+    return plan
+
+
+def _group_by_dag(mesh: Mesh, plan: Plan, affected: dict[str, _Affected], roots: set[str]) -> None:
+    """One :class:`DagPlan` per producer DAG: the union of its tables' runs, in the wave after its inputs."""
     by_dag: dict[str, list[str]] = defaultdict(list)
     for name in affected:
         by_dag[mesh.tables[name].producer_dag].append(name)
     for dag_id, tables in by_dag.items():
         first = mesh.tables[tables[0]]
-        grid = grid_for(first.schedule)
-        union = IntervalSet.of(p for n in tables for p in affected[n].periods)
-        reads = sorted({i for n in tables for i in mesh.tables[n].inputs if i in affected} - set(tables))
+        if len(tables) == 1:  # the common case, kept cheap: one table, its share as is
+            name, a = tables[0], affected[tables[0]]
+            plan.dags[dag_id] = DagPlan(
+                dag_id=dag_id, team=first.team, schedule=first.schedule, tables=[name], tasks=[first.producer_task],
+                ranges=list(a.share.ranges), wave=a.level,
+                reads=sorted([i for i in first.inputs if i in affected and i != name]),
+                is_root=name in roots, timezone=first.timezone, runs=a.share.runs)
+            continue
+        ranges = run_ranges(table_grid(first), IntervalSet.union_of(affected[n].share.time for n in tables))
+        runs = sum(r.count for r in ranges)
+        own = set(tables)
+        reads = sorted({i for n in tables for i in mesh.tables[n].inputs if i in affected and i not in own})
         plan.dags[dag_id] = DagPlan(
             dag_id=dag_id, team=first.team, schedule=first.schedule, tables=sorted(tables),
             tasks=sorted({mesh.tables[n].producer_task for n in tables}),
-            ranges=union.run_ranges(grid), wave=max(level[n] for n in tables),
-            reads=reads, is_root=any(n in roots for n in tables))
-    return plan
+            ranges=ranges, wave=max(affected[n].level for n in tables),
+            reads=reads, is_root=not own.isdisjoint(roots), timezone=first.timezone, runs=runs)

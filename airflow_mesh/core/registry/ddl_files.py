@@ -9,6 +9,8 @@ The DDL is the table's contract. Mesh properties live in ``TBLPROPERTIES``:
 * ``mesh.start_date`` first period with data, ISO date (optional; a date without offset is local to
   ``mesh.timezone``)
 * ``mesh.timezone``   IANA time zone the schedule is evaluated in, e.g. ``Europe/Amsterdam`` (default UTC)
+* ``mesh.timetable``  ``trigger`` (default: ``CronTriggerTimetable``, logical date = period end) or
+  ``data_interval`` (``CronDataIntervalTimetable``/``DeltaDataIntervalTimetable``, logical date = period start)
 
 Reading happens in two steps: a reader turns the text into a :class:`RawTable` (the fast reader
 for the common shape, sqlglot for anything else), then :func:`check_contract` checks it and builds
@@ -28,7 +30,8 @@ from airflow_mesh.core.registry.ddl_fast import read_simple_ddl
 from airflow_mesh.core.registry.models import Column, MeshError, Table
 from airflow_mesh.core.registry.raw import RawColumn, RawTable
 
-KNOWN_PROPERTIES = {"mesh.producer", "mesh.schedule", "mesh.access", "mesh.inputs", "mesh.start_date", "mesh.timezone"}
+KNOWN_PROPERTIES = {"mesh.producer", "mesh.schedule", "mesh.access", "mesh.inputs", "mesh.start_date", "mesh.timezone",
+                    "mesh.timetable"}
 REQUIRED_PROPERTIES = ("mesh.producer", "mesh.schedule", "mesh.access")
 TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 PRODUCER = re.compile(r"^[A-Za-z0-9_.-]+\.[A-Za-z0-9_-]+$")
@@ -259,7 +262,8 @@ def check_contract(raw: RawTable, text: str, display: str, stem: str, team: str)
         table = Table(name=raw.name, team=team, file=display, line=raw.line, comment=raw.comment or "",
                       columns=tuple(columns), partitioned_by=tuple(raw.partitioned_by), producer_dag=dag_id,
                       producer_task=task_id, schedule=props["mesh.schedule"],
-                      timezone=props.get("mesh.timezone") or "UTC", access=props["mesh.access"],
+                      timezone=props.get("mesh.timezone") or "UTC",
+                      timetable=props.get("mesh.timetable") or "trigger", access=props["mesh.access"],
                       start_date=start_date, inputs=_inputs(raw), lines=lines)
     except ValidationError as e:
         return None, [MeshError(file=display, line=lines.get(f"mesh.{x['loc'][0]}", raw.line),

@@ -120,6 +120,7 @@ class Table(Strict):
     producer_task: str
     schedule: str
     timezone: str = "UTC"  # IANA name the schedule is evaluated in (mesh.timezone)
+    timetable: Literal["trigger", "data_interval"] = "trigger"  # which instant is the logical date (mesh.timetable)
     access: Literal["public", "private"]
     start_date: datetime | None = None
     inputs: tuple[str, ...] = ()

@@ -18,7 +18,9 @@ from airflow_mesh.core.intervals import (
     ScheduleError,
     grid_for,
     period_of_run,
+    run_ranges,
     runs_overlapping,
+    widen_to_runs,
 )
 
 
@@ -113,21 +115,18 @@ def test_interval_set_merges_and_snaps() -> None:
         Period(d(2026, 1, 3), d(2026, 1, 3, 1)),
     ])
     assert s.periods == (Period(d(2026, 1, 1, 3), d(2026, 1, 1, 6)), Period(d(2026, 1, 3), d(2026, 1, 3, 1)))
-    daily = s.snap_outward(grid_for("@daily"))
+    daily = widen_to_runs(grid_for("@daily"), s)
     assert daily.periods == (Period(d(2026, 1, 1), d(2026, 1, 2)), Period(d(2026, 1, 3), d(2026, 1, 4)))
-    monthly = daily.snap_outward(grid_for("@monthly"))
+    monthly = widen_to_runs(grid_for("@monthly"), daily)
     assert monthly.periods == (Period(d(2026, 1, 1), d(2026, 2, 1)),)
-    ranges = daily.run_ranges(grid_for("@daily"))
+    ranges = run_ranges(grid_for("@daily"), daily)
     assert [(r.first, r.last, r.count) for r in ranges] == [
         (d(2026, 1, 2), d(2026, 1, 2), 1), (d(2026, 1, 4), d(2026, 1, 4), 1)]
-    assert s.contains(d(2026, 1, 1, 5, 59)) and not s.contains(d(2026, 1, 1, 6))
-    assert s.overlaps(Period(d(2026, 1, 2, 23), d(2026, 1, 3, 0, 30)))
-    assert not s.overlaps(Period(d(2026, 1, 1, 6), d(2026, 1, 3)))
 
 
 def test_year_of_hourly_runs_is_one_range() -> None:
     year = IntervalSet.of([Period(d(2025, 1, 1), d(2026, 1, 1))])
-    ranges = year.run_ranges(grid_for("@hourly"))
+    ranges = run_ranges(grid_for("@hourly"), year)
     assert len(ranges) == 1 and ranges[0].count == 8760
 
 
@@ -136,3 +135,48 @@ def test_croniter_agrees_with_preset_expansion() -> None:
     t = d(2026, 5, 17, 13, 7)
     for preset in ["@hourly", "@daily", "@weekly", "@monthly"]:
         assert grid_for(preset).next_after(t) == croniter(grid_for(preset).expression, t).get_next(datetime)
+
+
+def test_grain_is_an_enum_naming_partitions() -> None:
+    from airflow_mesh.core.intervals import Grain
+
+    assert grid_for("@hourly").grain is Grain.HOUR and grid_for("0 9 * * 1-5").grain is Grain.CRON
+    assert Grain.MONTH.partition_format == "%Y-%m"
+
+
+def test_schedule_that_never_fires_is_invalid() -> None:
+    from airflow_mesh.core.intervals import validate_schedule
+
+    assert "never fires" in validate_schedule("0 0 31 2 *")
+    assert validate_schedule("0 0 29 2 *") is None  # leap days exist
+    assert validate_schedule("@daily", "Asia/Kolkata") is None
+
+
+def test_wall_clock_ticks_follow_airflows_gap_and_fold_rule() -> None:
+    from airflow_mesh.core.intervals import instant_of_wall, zone
+
+    ams = zone("Europe/Amsterdam")
+    assert instant_of_wall(d(2026, 3, 29, 2, 30), ams) == d(2026, 3, 29, 1, 30)  # gap: shifted to 03:30 CEST
+    assert instant_of_wall(d(2026, 10, 25, 2, 30), ams) == d(2026, 10, 25, 1, 30)  # fold: second 02:30 (CET)
+    assert instant_of_wall(d(2026, 7, 1, 2, 30), ams) == d(2026, 7, 1, 0, 30)
+
+
+def test_partition_is_named_in_the_tables_zone() -> None:
+    from airflow_mesh.core.intervals import partition_value
+
+    grid = grid_for("@daily", "Europe/Amsterdam")
+    # The run at local midnight 11 March covers local 10 March, which starts at 09 March 23:00Z.
+    assert partition_value(grid, period_of_run(grid, d(2026, 3, 10, 23))) == "2026-03-10"
+    kolkata = grid_for("@hourly", "Asia/Kolkata")
+    assert kolkata.floor(d(2026, 3, 10, 12, 45)) == d(2026, 3, 10, 12, 30)  # local minute 0 is UTC minute 30
+    assert partition_value(kolkata, period_of_run(kolkata, d(2026, 3, 10, 12, 30))) == "2026-03-10T17"
+
+
+def test_pendulum_like_subclasses_become_plain_datetimes() -> None:
+    from airflow_mesh.core.intervals import as_utc
+
+    class Sub(datetime):
+        pass
+
+    value = as_utc(Sub(2026, 3, 1, 5, tzinfo=UTC))
+    assert type(value) is datetime and value == d(2026, 3, 1, 5)

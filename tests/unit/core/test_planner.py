@@ -31,7 +31,8 @@ def test_week_of_hourly_transactions_maps_to_every_downstream_schedule() -> None
     assert runs["risk_weekly"] == 2 and runs["bi_weekly"] == 2
     # November's monthly runs happen on Dec 1, in the future: left out, and said so.
     assert "bi_monthly" not in plan.dags
-    assert any(x.startswith("bi.transactions_monthly: runs after") and "future" in x for x in plan.left_out)
+    assert ("bi.transactions_monthly: 1 run(s) covering [2026-11-01T00:00, 2026-12-01T00:00) left out: their periods "
+            "end after now (2026-11-23T19:00), in the future") in plan.left_out
     assert "authentication_hourly" not in plan.dags
     waves = plan.waves
     pos = {dag: i for i, wave in enumerate(waves) for dag in wave}
@@ -45,7 +46,12 @@ def test_monthly_downstream_and_start_date_cut() -> None:
     mesh = load_mesh(EXAMPLE_ROOT)
     plan = plan_backfill(mesh, ["payments.transactions"], Period(d(2025, 12, 30), d(2026, 1, 3)), now=NOW)
     assert plan.dags["payments_hourly"].runs == 48  # Jan 1 and 2 only: no data before Jan 1 2026
-    assert any("no data before its start date 2026-01-01T00:00" in x for x in plan.left_out)
+    assert ("payments.transactions: 48 run(s) covering [2025-12-30T00:00, 2026-01-01T00:00) left out: no data "
+            "before its start date 2026-01-01T00:00") in plan.left_out
+    # The 02:30 run covering [Dec 31 02:30, Jan 1 02:30) straddles the start date: cut, and said so exactly.
+    assert ("risk.merchant_risk: 1 run(s) covering [2025-12-31T02:30, 2026-01-01T02:30) left out: no data before "
+            "its start date 2026-01-01T00:00") in plan.left_out
+    assert plan.dags["risk_merchant"].ranges[0].first == d(2026, 1, 2, 2, 30)
     monthly = plan.dags["bi_monthly"]
     assert monthly.tasks == ["build_revenue_monthly", "count_transactions_monthly"]
     assert [(r.first, r.count) for r in monthly.ranges] == [(d(2026, 2, 1), 1)]
