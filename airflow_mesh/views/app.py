@@ -14,7 +14,12 @@ fault: pages say what to do and JSON routes answer with the located errors
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -57,6 +62,23 @@ def registry_problem(request: Request, err: Exception) -> Response:
     return JSONResponse({"detail": str(err), "errors": [e.model_dump() for e in err.errors]}, status_code=422)
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities spelled as strings: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+async def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
+    """FastAPI's own 422, except that a body with NaN or Infinity (Python's JSON parser accepts them) is echoed
+    back as text: the default handler fails to encode them and answers 500."""
+    return JSONResponse({"detail": _json_safe(jsonable_encoder(err.errors()))}, status_code=422)
+
+
 def readable_dags(user, dag_ids: set[str]) -> set[str]:
     """DAGs whose task states the user may see: what Airflow's task instance API asks, team included."""
     return may_read_task_instances(user, dag_ids)
@@ -91,6 +113,7 @@ def create_mesh_app() -> FastAPI:
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.add_exception_handler(MeshNotConfigured, registry_problem)
     app.add_exception_handler(MeshValidationError, registry_problem)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     add_api_description(app)
     app.include_router(build_router())
