@@ -30,6 +30,7 @@ from airflow_mesh.core.registry import MeshValidationError, UnknownTableError
 from airflow_mesh.settings import MeshNotConfigured, configured_mesh
 from airflow_mesh.views.auth import may_read_task_instances
 from airflow_mesh.views.backfill_api import build_router
+from airflow_mesh.views.limits import BodySizeLimit
 from airflow_mesh.views.map_data import mesh_map
 from airflow_mesh.views.pages import STATIC, base_of, render, render_problem
 from airflow_mesh.views.run_states import latest_producer_states
@@ -114,6 +115,7 @@ def create_mesh_app() -> FastAPI:
     app.add_exception_handler(MeshNotConfigured, registry_problem)
     app.add_exception_handler(MeshValidationError, registry_problem)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_middleware(BodySizeLimit)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     add_api_description(app)
     app.include_router(build_router())

@@ -147,3 +147,19 @@ def test_json_routes_without_a_registry_answer_503_saying_how_to_configure_one(c
                    client.post("/mesh/api/backfills/plan", headers=auth, json=PLAN)):
         assert answer.status_code == 503
         assert "AIRFLOW__MESH__ROOT" in answer.json()["detail"]
+
+
+def test_bodies_over_the_limit_are_refused_before_they_are_parsed(client) -> None:
+    """A request body is bounded (64 KiB) whether its size is announced or streamed in chunks."""
+    from airflow_mesh.views.limits import MAX_BODY_BYTES
+
+    auth = {"Authorization": f"Bearer {token('viewer')}", "Content-Type": "application/json"}
+    big = b'{"roots": [' + b'"payments.transactions",' * (MAX_BODY_BYTES // 20) + b'"x"], "start": "2026-08-03"}'
+    announced = client.post("/mesh/api/backfills/plan", content=big, headers=auth)
+    assert announced.status_code == 413 and "Fix:" in announced.json()["detail"]
+    streamed = client.post("/mesh/api/backfills/plan", content=(big[i:i + 4096] for i in range(0, len(big), 4096)),
+                           headers=auth)
+    assert "content-length" not in streamed.request.headers
+    assert streamed.status_code == 413 and "Fix:" in streamed.json()["detail"]
+    small = client.post("/mesh/api/backfills/plan", json=PLAN, headers={"Authorization": auth["Authorization"]})
+    assert small.status_code == 200, small.text
