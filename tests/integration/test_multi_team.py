@@ -105,6 +105,24 @@ SCRIPT = textwrap.dedent("""
     out["alice"]["job_status"] = client.get(f"/mesh/api/backfills/{job}", headers=alice).status_code
     out["bob"]["history_ids"] = [r["id"] for r in client.get("/mesh/api/backfills", headers=login("bob")).json()]
     out["job"] = job
+    # Steering a job (pause, resume, cancel, retry...): every state-changing route on one job, as the mesh app
+    # declares them, so routes added later are covered. Airflow asks PUT on RUN of the job's DAGs, with team.
+    from starlette.routing import Mount
+    from test_api_fuzz import DATES, exemplar
+    spec = next(r.app for r in client.app.routes if isinstance(r, Mount) and r.path == "/mesh").openapi()
+    steer = {}
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            if method == "get" or not path.startswith("/api/backfills/{"):
+                continue
+            params = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
+            url = "/mesh" + path.replace("{" + params[0] + "}", str(job))
+            schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            body = exemplar(schema, spec, list(DATES)) if schema else None
+            steer[f"{method.upper()} {path}"] = {
+                user: client.request(method.upper(), url, headers=login(user), json=body).status_code
+                for user in ("alice", "bob")}  # alice first: bob's answer may change the job
+    out["steer"] = steer
     print("RESULT " + json.dumps(out))
 """)
 
@@ -143,7 +161,8 @@ def answers() -> dict:
     env = dict(
         os.environ,
         PATH=f"{BIN}:{os.environ['PATH']}",
-        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "scripts"), os.environ.get("PYTHONPATH", "")]),
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "scripts"), str(ROOT / "tests" / "integration"),
+                                    os.environ.get("PYTHONPATH", "")]),
         AIRFLOW_HOME=str(tmp),
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=separate_database_url(tmp),
         AIRFLOW__CORE__MULTI_TEAM="True",
@@ -216,8 +235,8 @@ def test_map_shows_run_states_only_of_dags_the_user_may_read(answers) -> None:
 
 
 PENDING_BACKFILL_ROUTES = pytest.mark.xfail(
-    strict=True, reason="history and job details get may_read_runs in the backfill branch's routes; "
-                        "remove this mark when they are merged (strict: an XPASS fails the suite)")
+    strict=True, reason="the backfill branch's routes ask may_read_runs (history, job details) and may_steer "
+                        "(pause/resume/cancel/retry); remove this mark when they are merged (strict: an XPASS fails)")
 
 
 @PENDING_BACKFILL_ROUTES
@@ -229,3 +248,12 @@ def test_history_hides_jobs_of_dags_alice_may_not_read(answers) -> None:
 @PENDING_BACKFILL_ROUTES
 def test_job_details_refuse_alice_as_airflow_refuses_her_a_backfill_of_team_a(answers) -> None:
     assert answers["alice"]["job_status"] == 403
+
+
+@PENDING_BACKFILL_ROUTES
+def test_steering_bobs_job_is_refused_to_alice_on_every_route(answers) -> None:
+    """Pause, resume, cancel, retry...: whatever the mesh app declares on one job, alice gets 403, bob does not."""
+    assert answers["steer"], "the mesh app declares no route that steers a job"
+    for route, status in answers["steer"].items():
+        assert status["alice"] == 403, route
+        assert status["bob"] != 403, route
