@@ -150,14 +150,17 @@ def separate_database_url(tmp: Path) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+def bundle(folder: str, team: str | None) -> dict:
+    """A local DAG bundle of one team's folder of the example mesh, owned by ``team`` (or by no team)."""
+    return {"name": folder, "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(ROOT / "dags" / folder)}, **({"team_name": team} if team else {})}
+
+
 @pytest.fixture(scope="module")
 def answers() -> dict:
     """Every user's answers from Airflow's API and the mesh's, in one multi-team API server app."""
     tmp = Path(tempfile.mkdtemp(prefix="airflow-mesh-multi-team-"))
     (tmp / "passwords.json").write_text(json.dumps({u: f"{u}-pw" for u in ("alice", "bob", "admin")}))
-    bundle = lambda name, team: {  # noqa: E731
-        "name": name, "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-        "kwargs": {"path": str(ROOT / "dags" / name)}, **({"team_name": team} if team else {})}
     env = dict(
         os.environ,
         PATH=f"{BIN}:{os.environ['PATH']}",
