@@ -2,43 +2,124 @@
 
 Airflow adds no authentication to mounted apps, so every route depends on
 Airflow's own security dependencies (JWT bearer token or the UI's ``_token``
-cookie), which delegate to whichever auth manager is configured. What a user may
-see or do per DAG is asked of the auth manager (``filter_authorized_dag_ids``,
-``is_authorized_dag``), so the same code works under SimpleAuthManager and
-FabAuthManager.
+cookie), which delegate to whichever auth manager is configured; what a user may
+see or do per DAG is asked through :mod:`airflow_mesh.views.auth`, the way
+Airflow's own API asks it (team included). Even the API description
+(``/openapi.json``, ``/docs``, ``/redoc``) needs a login.
+
+A registry that is missing or invalid is the operator's to fix, not a server
+fault: pages say what to do and JSON routes answer with the located errors
+(:func:`registry_problem`), never a bare 500.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from airflow.api_fastapi.core_api.security import GetUserDep
 
-from airflow_mesh.core.registry import UnknownTableError
-from airflow_mesh.settings import configured_mesh
+from airflow_mesh.core.registry import MeshValidationError, UnknownTableError
+from airflow_mesh.settings import MeshNotConfigured, configured_mesh
 from airflow_mesh.views.auth import may_read_task_instances
 from airflow_mesh.views.backfill_api import build_router
+from airflow_mesh.views.limits import BodySizeLimit
 from airflow_mesh.views.map_data import mesh_map
-from airflow_mesh.views.pages import STATIC, base_of, render
+from airflow_mesh.views.pages import STATIC, base_of, render, render_problem
 from airflow_mesh.views.run_states import latest_producer_states
 
+TITLE = "airflow-mesh"
+NOT_CONFIGURED_FIX = ("Fix: set [mesh] root in airflow.cfg (or the environment variable AIRFLOW__MESH__ROOT) on the "
+                      "API server to the folder holding teams/ and ddl/, restart the API server and reload this page.")
+INVALID_FIX = ("Fix: correct the registry files named above (each line gives file:line and what to change); "
+               "'airflow-mesh validate' lists the same errors before you deploy.")
 
-def readable_dags(user, dag_ids: set[str]) -> set[str]:
-    """DAGs whose task states the user may see: what Airflow's task instance API asks, team included."""
-    return may_read_task_instances(user, dag_ids)
+
+def wants_html(request: Request) -> bool:
+    """Whether the failing route is a page (answer with a page) rather than a JSON route."""
+    return getattr(request.scope.get("route"), "response_class", None) is HTMLResponse
+
+
+def registry_problem(request: Request, err: Exception) -> Response:
+    """A missing registry (503, a page saying how to configure one) or an invalid one (422, every located error)."""
+    if isinstance(err, MeshNotConfigured):
+        if wants_html(request):
+            # A fresh install with the plugin but no registry yet: the page is the instructions, not an error.
+            return HTMLResponse(render_problem(base_of(request), "No mesh registry is configured", [str(err)],
+                                               NOT_CONFIGURED_FIX))
+        return JSONResponse({"detail": f"{err}. {NOT_CONFIGURED_FIX}"}, status_code=503)
+    assert isinstance(err, MeshValidationError)
+    lines = [str(e) for e in err.errors]
+    if wants_html(request):
+        return HTMLResponse(render_problem(base_of(request), f"The mesh registry has {len(lines)} error(s)", lines,
+                                           INVALID_FIX), status_code=422)
+    return JSONResponse({"detail": str(err), "errors": [e.model_dump() for e in err.errors]}, status_code=422)
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities spelled as strings: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+async def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
+    """FastAPI's own 422, except that a body with NaN or Infinity (Python's JSON parser accepts them) is echoed
+    back as text: the default handler fails to encode them and answers 500."""
+    return JSONResponse({"detail": _json_safe(jsonable_encoder(err.errors()))}, status_code=422)
+
+
+def add_api_description(app: FastAPI) -> None:
+    """``/openapi.json``, ``/docs`` and ``/redoc`` for logged-in users only (Airflow's own are open).
+
+    The interactive pages follow ``[api] enable_swagger_ui`` like Airflow's and load
+    their scripts from FastAPI's default CDN; the schema itself is served here.
+    """
+    from airflow.configuration import conf
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_schema(user: GetUserDep) -> dict:
+        return app.openapi()
+
+    if not conf.getboolean("api", "enable_swagger_ui", fallback=True):
+        return
+
+    @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+    def swagger_ui(request: Request, user: GetUserDep) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=f"{base_of(request)}/openapi.json", title=f"{TITLE}: API")
+
+    @app.get("/redoc", include_in_schema=False, response_class=HTMLResponse)
+    def redoc(request: Request, user: GetUserDep) -> HTMLResponse:
+        return get_redoc_html(openapi_url=f"{base_of(request)}/openapi.json", title=f"{TITLE}: API")
 
 
 def create_mesh_app() -> FastAPI:
-    app = FastAPI(title="airflow-mesh", description="Data mesh registry, table map and cross-DAG backfills.")
+    app = FastAPI(title=TITLE, description="Data mesh registry, table map and cross-DAG backfills.",
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_exception_handler(MeshNotConfigured, registry_problem)
+    app.add_exception_handler(MeshValidationError, registry_problem)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_middleware(BodySizeLimit)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    add_api_description(app)
     app.include_router(build_router())
 
     def map_document(user) -> dict:
         mesh = configured_mesh()
         producers = {(t.producer_dag, t.producer_task) for t in mesh.tables.values()}
-        readable = readable_dags(user, {d for d, _ in producers})
+        # run states only of the DAGs whose task instances Airflow's own API would show this user
+        readable = may_read_task_instances(user, {d for d, _ in producers})
         return mesh_map(mesh, latest_producer_states(p for p in producers if p[0] in readable), readable)
 
     @app.get("/api/map")

@@ -25,6 +25,7 @@ from typing import Iterable
 from urllib.parse import urlparse
 
 from fastapi import HTTPException, Request
+from fastapi.security.utils import get_authorization_scheme_param
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
@@ -76,12 +77,14 @@ def may_read_task_instances(user, dag_ids: Iterable[str]) -> set[str]:
 def cookie_authenticated(request: Request) -> bool:
     """Whether the request authenticated with the UI's ``_token`` cookie rather than a bearer token.
 
-    Airflow's ``get_user`` takes a non-empty bearer token first and falls back to the
-    cookie; so does this. An ``Authorization`` header with an empty or malformed bearer
-    is not a credential: the cookie is what authenticated such a request.
+    Airflow's ``get_user`` takes a bearer token first, as FastAPI's ``HTTPBearer`` parses
+    it, and falls back to the cookie; this parses the header with the same function, so
+    the two cannot disagree. An ``Authorization`` header with an empty bearer or another
+    scheme is no credential: the cookie is what authenticated such a request.
     """
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return not (scheme.lower() == "bearer" and token.strip())
+    header = request.headers.get("authorization")
+    scheme, token = get_authorization_scheme_param(header)
+    return not (header and scheme.lower() == "bearer" and token)
 
 
 def csrf_guard(request: Request) -> None:

@@ -13,9 +13,9 @@ host. Requests with a bearer token are not cookie-borne and need neither.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Annotated, Callable
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +29,10 @@ from airflow_mesh.core.registry import MeshValidationError
 from airflow_mesh.settings import configured_mesh
 from airflow_mesh.views.auth import CSRF_HEADER, csrf_guard, may_run
 from airflow_mesh.views.pages import base_of, render
+
+# The id column is a 32-bit INTEGER (PostgreSQL int4): bigger ids are refused with a 422, not a database error.
+RecordId = Annotated[int, Path(ge=1, le=2**31 - 1, description="a mesh backfill's id")]
+
 
 class ExecuteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -84,7 +88,7 @@ def build_router() -> APIRouter:
         return {"id": record_id, "runs": plan.runs, "dags": len(plan.dags)}
 
     @router.get("/api/backfills")
-    def list_backfills(user: GetUserDep, limit: int = 50) -> list[dict]:
+    def list_backfills(user: GetUserDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict]:
         from airflow_mesh.backfill.records import ensure_table, list_records
 
         ensure_table()
@@ -92,7 +96,7 @@ def build_router() -> APIRouter:
             return list_records(s, limit)
 
     @router.get("/api/backfills/{record_id}")
-    def backfill_status(record_id: int, user: GetUserDep) -> dict:
+    def backfill_status(record_id: RecordId, user: GetUserDep) -> dict:
         from airflow_mesh.backfill.records import ensure_table, get_record, progress
 
         ensure_table()
@@ -122,7 +126,7 @@ def build_router() -> APIRouter:
         return render("history.html", base_of(request), rows)
 
     @router.get("/backfill/{record_id}", response_class=HTMLResponse)
-    def progress_page(record_id: int, request: Request, user: GetUserDep) -> str:
+    def progress_page(record_id: RecordId, request: Request, user: GetUserDep) -> str:
         return render("progress.html", base_of(request), {"id": record_id})
 
     return router

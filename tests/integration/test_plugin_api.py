@@ -59,7 +59,40 @@ def token(role: str) -> str:
 
 def test_mesh_api_requires_an_authenticated_user(client) -> None:
     assert client.get("/mesh/api/tables").status_code == 401
-    assert client.get("/mesh/api/tables", headers={"Authorization": "Bearer not-a-jwt"}).status_code in (401, 403)
+    bad = {"Authorization": "Bearer not-a-jwt"}
+    # the same answer as Airflow's own API gives a forged token
+    assert client.get("/mesh/api/tables", headers=bad).status_code == client.get("/api/v2/dags", headers=bad).status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/mesh/openapi.json", "/mesh/docs", "/mesh/redoc"])
+def test_api_description_needs_a_login(client, path) -> None:
+    assert client.get(path).status_code == 401
+    page = client.get(path, headers={"Authorization": f"Bearer {token('viewer')}"})
+    assert page.status_code == 200
+    assert "/api/backfills/plan" in page.text if path.endswith(".json") else "/mesh/openapi.json" in page.text
+
+
+PLAN = {"roots": ["payments.fx_rates"], "start": "2026-08-03", "end": "2026-08-04", "downstream": False}
+
+
+@pytest.mark.parametrize("authorization", ["Bearer", "Bearer ", "Bearer    ", "bearer", "Basic YWRtaW46YWRtaW4=", "Token x"])
+def test_csrf_guard_is_decided_by_the_credential_used_not_the_header(client, authorization) -> None:
+    """An Authorization header that is no bearer token leaves the cookie as the credential: CSRF rules apply."""
+    cookie = {"_token": token("admin")}
+    forged = client.post("/mesh/api/backfills/plan", json=PLAN, cookies=cookie, headers={"Authorization": authorization})
+    assert forged.status_code == 403 and "X-Requested-By" in forged.json()["detail"]
+    same_site = client.post("/mesh/api/backfills/plan", json=PLAN, cookies=cookie,
+                            headers={"Authorization": authorization, "X-Requested-By": "mesh-ui"})
+    assert same_site.status_code == 200, same_site.text
+
+
+def test_csrf_guard_spares_bearer_tokens_and_refuses_other_origins(client) -> None:
+    bearer = client.post("/mesh/api/backfills/plan", json=PLAN, cookies={"_token": token("admin")},
+                         headers={"Authorization": f"Bearer {token('admin')}"})
+    assert bearer.status_code == 200, bearer.text
+    cross = client.post("/mesh/api/backfills/plan", json=PLAN, cookies={"_token": token("admin")},
+                        headers={"X-Requested-By": "x", "Origin": "https://evil.example", "Host": "testserver"})
+    assert cross.status_code == 403 and "evil.example" in cross.json()["detail"]
 
 
 def test_mesh_api_serves_tables_and_contracts(client) -> None:
@@ -86,3 +119,69 @@ def test_airflow_lists_the_yarn_rm_connection_type() -> None:
     yarn = [h for h in hooks if h["connection_type"] == "yarn_rm"]
     assert yarn and yarn[0]["class"] == "airflow_mesh.hooks.yarn_rm.YarnResourceManagerHook"
     assert yarn[0]["package_name"] == "airflow-mesh"
+
+
+def broken_registry(tmp_path):
+    """A copy of the example registry with one table contract missing its mesh properties."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for part in ("teams", "ddl"):
+        shutil.copytree(root / part, tmp_path / part)
+    (tmp_path / "ddl" / "payments" / "broken.sql").write_text(
+        "CREATE TABLE payments.broken (a INT COMMENT 'a')\nCOMMENT 'x';\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("path", ["/mesh/", "/mesh/backfill"])
+def test_pages_of_an_invalid_registry_list_its_located_errors(client, tmp_path, monkeypatch, path) -> None:
+    monkeypatch.setenv("AIRFLOW__MESH__ROOT", str(broken_registry(tmp_path)))
+    page = client.get(path, cookies={"_token": token("viewer")})
+    assert page.status_code == 422
+    assert page.headers["content-type"].startswith("text/html")
+    assert "ddl/payments/broken.sql:1: missing TBLPROPERTIES &#x27;mesh.producer&#x27;" in page.text
+    assert "airflow-mesh validate" in page.text
+
+
+def test_map_api_of_an_invalid_registry_answers_422_with_located_errors(client, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW__MESH__ROOT", str(broken_registry(tmp_path)))
+    answer = client.get("/mesh/api/map", headers={"Authorization": f"Bearer {token('viewer')}"})
+    assert answer.status_code == 422
+    errors = answer.json()["errors"]
+    assert {"file": "ddl/payments/broken.sql", "line": 1, "message": "missing TBLPROPERTIES 'mesh.producer'",
+            "fix": "add 'mesh.producer' = '...' (see docs/registry.md)"} in errors
+
+
+@pytest.mark.parametrize("path", ["/mesh/", "/mesh/backfill"])
+def test_pages_without_a_registry_say_how_to_configure_one(client, monkeypatch, path) -> None:
+    monkeypatch.setenv("AIRFLOW__MESH__ROOT", "")  # empty counts as unset; the test home's airflow.cfg has none
+    page = client.get(path, cookies={"_token": token("viewer")})
+    assert page.status_code == 200
+    assert "No mesh registry is configured" in page.text
+    assert "set [mesh] root (AIRFLOW__MESH__ROOT)" in page.text
+
+
+def test_json_routes_without_a_registry_answer_503_saying_how_to_configure_one(client, monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW__MESH__ROOT", "")
+    auth = {"Authorization": f"Bearer {token('viewer')}"}
+    for answer in (client.get("/mesh/api/map", headers=auth), client.get("/mesh/api/tables", headers=auth),
+                   client.post("/mesh/api/backfills/plan", headers=auth, json=PLAN)):
+        assert answer.status_code == 503
+        assert "AIRFLOW__MESH__ROOT" in answer.json()["detail"]
+
+
+def test_bodies_over_the_limit_are_refused_before_they_are_parsed(client) -> None:
+    """A request body is bounded (64 KiB) whether its size is announced or streamed in chunks."""
+    from airflow_mesh.views.limits import MAX_BODY_BYTES
+
+    auth = {"Authorization": f"Bearer {token('viewer')}", "Content-Type": "application/json"}
+    big = b'{"roots": [' + b'"payments.transactions",' * (MAX_BODY_BYTES // 20) + b'"x"], "start": "2026-08-03"}'
+    announced = client.post("/mesh/api/backfills/plan", content=big, headers=auth)
+    assert announced.status_code == 413 and "Fix:" in announced.json()["detail"]
+    streamed = client.post("/mesh/api/backfills/plan", content=(big[i:i + 4096] for i in range(0, len(big), 4096)),
+                           headers=auth)
+    assert "content-length" not in streamed.request.headers
+    assert streamed.status_code == 413 and "Fix:" in streamed.json()["detail"]
+    small = client.post("/mesh/api/backfills/plan", json=PLAN, headers={"Authorization": auth["Authorization"]})
+    assert small.status_code == 200, small.text

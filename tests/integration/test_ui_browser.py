@@ -53,6 +53,29 @@ def test_mesh_map_from_airflow_nav_search_dictionary_and_run_state(live_server, 
     assert "Ana Souza" in frame.locator("#detail").inner_text()
 
 
+HOSTILE_COMMENT = "Daily FX rates. &amp; \u2028 <!--<script>"
+
+
+def test_mesh_map_shows_every_table_when_a_comment_holds_html(live_server, browser, tmp_path, monkeypatch) -> None:
+    """A table COMMENT with ``<!--<script>`` used to cut the page's JSON data island: 0 nodes (issue #12)."""
+    import shutil
+
+    root = Path(__file__).resolve().parents[2]
+    for part in ("teams", "ddl"):
+        shutil.copytree(root / part, tmp_path / part)
+    contract = tmp_path / "ddl" / "payments" / "fx_rates.sql"
+    text = contract.read_text()
+    assert "COMMENT 'Daily reference FX rates to EUR.'" in text
+    contract.write_text(text.replace("COMMENT 'Daily reference FX rates to EUR.'", f"COMMENT '{HOSTILE_COMMENT}'"))
+    monkeypatch.setenv("AIRFLOW__MESH__ROOT", str(tmp_path))  # the live server runs in this process
+
+    page = ui_login(browser, live_server, "viewer", "viewer-pw")
+    page.goto(f"{live_server}/mesh/")  # returns after the load event: the page's inline scripts have run
+    assert page.locator("g.node").count() == 16
+    page.locator("g.node[data-id='payments.fx_rates']").click()
+    assert HOSTILE_COMMENT in page.locator("#detail").inner_text()
+
+
 def open_backfill(page):
     page.get_by_role("button", name="Browse").click()
     page.get_by_role("menuitem", name="Mesh backfill").click()
