@@ -24,7 +24,7 @@ ROLE_PREFIX = "team:"
 DAG_PREFIX = "DAG:"
 DAG_RUN_PREFIX = "DAG Run:"
 OWN_DAG_ACTIONS = ("can_read", "can_edit", "can_delete")
-OWN_RUN_ACTIONS = ("can_read", "can_create", "can_delete")
+OWN_RUN_ACTIONS = ("can_read", "can_create", "can_edit", "can_delete")  # can_edit: pause/cancel its backfills
 OTHER_DAG_ACTIONS = ("can_read",)
 OTHER_RUN_ACTIONS = ("can_read",)
 

@@ -291,6 +291,8 @@ def test_sync_roles_on_a_real_fab_db_is_idempotent_and_revokes_moved_dags(airflo
     risk = _role_perms("team:risk")
     assert {("can_read", "DAG:risk_daily"), ("can_edit", "DAG:risk_daily"), ("can_create", "DAG Run:risk_daily")} <= risk
     assert ("can_read", "DAG:payments_hourly") in risk and ("can_edit", "DAG:payments_hourly") not in risk
+    # PUT on its own runs (pausing or cancelling their backfills, as Airflow's backfill API asks), not on others'
+    assert ("can_edit", "DAG Run:risk_daily") in risk and ("can_edit", "DAG Run:payments_hourly") not in risk
 
     # payments_hourly used to be risk's: a stale edit grant, as left behind by an ownership change.
     _grant("team:risk", "can_edit", "DAG:payments_hourly")
