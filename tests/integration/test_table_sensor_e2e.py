@@ -209,7 +209,9 @@ def test_trigger_waits_then_fires_when_the_last_producer_run_lands(dags, monkeyp
     async def scenario():
         events = trigger.run()
         first = asyncio.ensure_future(anext(events))
-        while not checks:  # the trigger has looked once and found 23 of 24
+        deadline = asyncio.get_running_loop().time() + 60
+        while not checks:  # the trigger has looked once and found 23 of 24 (bounded: fails after 60 s)
+            assert asyncio.get_running_loop().time() < deadline, "the trigger made no check within 60 s"
             await asyncio.sleep(0.01)
         assert not first.done() and checks[0] == 23
         await asyncio.to_thread(seed, "payments_hourly", [ticks[-1]])
