@@ -12,7 +12,7 @@ from an Airflow connection of type ``yarn_rm`` (registered by this package):
   ``{"timeout": 10}`` seconds per request.
 * extra ``{"ha_urls": ["http://rm1:8088", "http://rm2:8088"]}``: RM HA; each request
   tries them in order (a standby RM answers with a redirect or 307 to the active one).
-* a Spark connection works too: without host, its ``yarn_resourcemanager_webapp_address``
+* a Spark connection works too: its ``yarn_resourcemanager_webapp_address``
   extra (the key the Spark provider reads for ``yarn_track_via_rm_api``) is the RM address,
   so one connection can serve both.
 
@@ -111,7 +111,7 @@ def settings_from_connection(conn: Any) -> RMSettings:
     extra = conn.extra_dejson or {}
     if extra.get("ha_urls"):
         urls = tuple(u.rstrip("/") for u in extra["ha_urls"])
-    elif not conn.host and extra.get("yarn_resourcemanager_webapp_address"):
+    elif extra.get("yarn_resourcemanager_webapp_address"):  # a Spark connection: its host is the master
         raw = str(extra["yarn_resourcemanager_webapp_address"]).strip()
         urls = ((raw if "://" in raw else f"http://{raw}").rstrip("/"),)
     else:

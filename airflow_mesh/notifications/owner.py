@@ -2,23 +2,26 @@
 
 ``MeshOwnerNotifier`` is an Airflow notifier: the cluster policy attaches it as
 ``on_failure_callback`` of every task, so no DAG author has to remember it.
-Where it sends, per team (``alerts.conn_id`` in ``teams/<team>.yaml``):
+The mesh writes the message; Airflow's providers deliver it, per team
+(``alerts.conn_id`` in ``teams/<team>.yaml``):
 
 * a connection of type ``slackwebhook`` goes through the Slack provider's
-  ``SlackWebhookHook`` when that provider is installed;
-* any other connection is a generic webhook: a JSON ``POST`` (httpx) to the
-  connection's URL (``extra.url``, else ``http://host:port/path`` as in
-  ``AIRFLOW_CONN_MESH_ALERTS_PAYMENTS='http://hooks.internal:8080/payments'``), with the message in ``text`` (Slack/Teams/Mattermost compatible).
+  ``SlackWebhookHook`` (``send``, or ``async_send`` in the triggerer);
+* any other connection goes through the HTTP provider's ``HttpHook`` (``HttpAsyncHook``
+  in the triggerer) as a JSON ``POST`` with the message in ``text`` (Slack/Teams/Mattermost
+  compatible) and the structured fields beside it. The URL is the connection's base URL:
+  ``{"conn_type": "http", "host": "https://hooks.internal/payments"}`` (a host with a
+  scheme is used as it is), or host/port/schema as the HTTP provider reads them.
 
-A team without ``alerts.conn_id`` only gets the message in the task log.
-Sending never raises: a broken alert channel must not hide the task's own failure.
+Both providers are dependencies of airflow-mesh (``apache-airflow-providers-slack``,
+``apache-airflow-providers-http``). A team without ``alerts.conn_id`` only gets the
+message in the task log. Sending never raises: a broken alert channel must not hide the
+task's own failure.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import httpx
 
 from airflow.sdk import BaseNotifier
 
@@ -72,14 +75,20 @@ class MeshOwnerNotifier(BaseNotifier):
             self.log.error("Could not send the alert of team %s through %s: %s", self.team, conn_id, err)
 
     async def async_notify(self, context: Any) -> None:
-        """Deadline Alerts run notifiers in the triggerer; same message, sent off the event loop."""
-        from asgiref.sync import sync_to_async
-
-        await sync_to_async(self.notify)(context)
+        """Deadline Alerts run notifiers in the triggerer: same message, sent with the providers' async clients."""
+        text, fields = alert_text(self.team, context)
+        self.log.warning("Mesh alert for team %s:\n%s", self.team, text)
+        conn_id = configured_mesh().team(self.team).alerts.conn_id
+        if not conn_id:
+            return
+        try:
+            await asend(conn_id, text, fields)
+        except Exception as err:  # an alert channel outage must not mask the task failure
+            self.log.error("Could not send the alert of team %s through %s: %s", self.team, conn_id, err)
 
 
 def send(conn_id: str, text: str, fields: dict[str, Any]) -> None:
-    """Deliver through Slack when the connection is a Slack webhook, else as a JSON webhook."""
+    """Deliver through the Slack provider for a Slack webhook connection, else through the HTTP provider."""
     from airflow.sdk import BaseHook
 
     conn = BaseHook.get_connection(conn_id)
@@ -88,22 +97,21 @@ def send(conn_id: str, text: str, fields: dict[str, Any]) -> None:
 
         SlackWebhookHook(slack_webhook_conn_id=conn_id).send(text=text)
         return
-    url = webhook_url(conn)
-    response = httpx.post(url, json={"text": text, **fields}, timeout=10.0)
-    response.raise_for_status()
+    from airflow.providers.http.hooks.http import HttpHook
+
+    HttpHook(method="POST", http_conn_id=conn_id).run(json={"text": text, **fields})
 
 
-def webhook_url(conn: Any) -> str:
-    """``extra.url`` if set, else the connection as a URL: ``AIRFLOW_CONN_X='http://host:port/path'``.
+async def asend(conn_id: str, text: str, fields: dict[str, Any]) -> None:
+    """:func:`send` without blocking the triggerer's event loop."""
+    from airflow.sdk import BaseHook
 
-    Airflow parses the path of a connection URI into ``schema``, so it is the URL's path here.
-    """
-    extra = conn.extra_dejson or {}
-    if extra.get("url"):
-        return extra["url"]
-    if not conn.host:
-        raise ValueError(f"alert connection {conn.conn_id} has no host and no extra.url")
-    scheme = "https" if conn.conn_type == "https" else "http"
-    port = f":{conn.port}" if conn.port else ""
-    path = f"/{conn.schema.lstrip('/')}" if conn.schema else ""
-    return f"{scheme}://{conn.host}{port}{path}"
+    conn = await BaseHook.aget_connection(conn_id)
+    if conn.conn_type == "slackwebhook":
+        from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+        await SlackWebhookHook(slack_webhook_conn_id=conn_id).async_send(text=text)
+        return
+    from airflow.providers.http.hooks.http import HttpAsyncHook
+
+    await HttpAsyncHook(method="POST", http_conn_id=conn_id).run(json={"text": text, **fields})
