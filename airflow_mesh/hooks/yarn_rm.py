@@ -116,8 +116,9 @@ def settings_from_connection(conn: Any) -> RMSettings:
         urls = ((raw if "://" in raw else f"http://{raw}").rstrip("/"),)
     else:
         if not conn.host:
-            raise ValueError(f"connection {conn.conn_id}: set host (and port) of the YARN ResourceManager, "
-                             f"extra.ha_urls, or (Spark connection) extra.yarn_resourcemanager_webapp_address")
+            raise ValueError(f"connection {conn.conn_id} names no YARN ResourceManager. Fix: set host (and port) of "
+                             f"the ResourceManager, extra.ha_urls, or (Spark connection) "
+                             f"extra.yarn_resourcemanager_webapp_address")
         host = conn.host if "://" in conn.host else f"{conn.schema or 'http'}://{conn.host}"
         urls = (host.rstrip("/") + (f":{conn.port}" if conn.port else ""),)
     return RMSettings(urls=urls, auth=extra.get("auth"), login=conn.login, password=conn.password,

@@ -93,7 +93,7 @@ def test_a_spark_connection_with_the_providers_webapp_address_serves_as_rm_conne
     conn = SimpleNamespace(conn_id="mesh_spark", host="yarn", port=None, schema=None, login=None, password=None,
                            extra_dejson={"deploy-mode": "cluster", "yarn_resourcemanager_webapp_address": "rm1:8088"})
     assert settings_from_connection(conn).urls == ("http://rm1:8088",)
-    with pytest.raises(ValueError, match=r"set host \(and port\) of the YARN ResourceManager"):
+    with pytest.raises(ValueError, match=r"connection x names no YARN ResourceManager\. Fix: set host \(and port\)"):
         settings_from_connection(SimpleNamespace(conn_id="x", host=None, port=None, schema=None, login=None,
                                                  password=None, extra_dejson={}))
 
