@@ -100,7 +100,7 @@ class SparkYarnOperator(SparkSubmitOperator):
             application=application, conf={**team.spark_conf, **(conf or {})}, conn_id=spark_conn_id,
             yarn_queue=queue or team.yarn.queue,
             proxy_user=proxy_user if proxy_user is not None else team.yarn.proxy_user,
-            yarn_track_via_rm_api=True, status_poll_interval=max(1, int(poll_interval)), **kwargs)
+            yarn_track_via_rm_api=True, **kwargs)
         check_producer(self, t)
         self.table = t.name
         self.team = team.name
@@ -137,10 +137,23 @@ class SparkYarnOperator(SparkSubmitOperator):
         return super().execute(context)
 
     def _master_is_yarn(self) -> bool:
-        """The provider's own rule (``"yarn" in master``), read from the Spark connection."""
+        """The provider's own rule (``"yarn" in master``), read from the Spark connection.
+
+        On YARN the application must run in cluster mode: in client mode the driver would run
+        on the worker and nothing could be deferred or re-attached.
+        """
         from airflow.sdk import BaseHook
 
-        return "yarn" in (BaseHook.get_connection(self.spark_conn_id).host or "")
+        conn = BaseHook.get_connection(self.spark_conn_id)
+        if "yarn" not in (conn.host or ""):
+            return False
+        mode = (conn.extra_dejson or {}).get("deploy-mode")
+        if mode != "cluster":
+            raise AirflowException(
+                f"{self.dag_id}.{self.task_id}: Spark connection {self.spark_conn_id} has master yarn and deploy-mode "
+                f"{mode!r}. Fix: set extra \"deploy-mode\": \"cluster\" (and \"yarn_resourcemanager_webapp_address\") "
+                f"in connection {self.spark_conn_id}.")
+        return True
 
     def _rm(self) -> RMClient:
         return YarnResourceManagerHook(self.yarn_conn_id).get_conn()

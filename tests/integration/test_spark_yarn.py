@@ -236,6 +236,17 @@ def test_kill_falls_back_to_the_yarn_cli_when_the_rm_is_down(rm, tmp_path, monke
     assert calls.read_text().strip() == "application -kill application_1_0001"
 
 
+def test_yarn_client_mode_is_refused_with_a_fix(rm, monkeypatch) -> None:
+    """In client mode the driver would run on the worker: nothing to defer, nothing to re-attach."""
+    from airflow.sdk.exceptions import AirflowException
+
+    monkeypatch.setenv("AIRFLOW_CONN_MESH_SPARK", json.dumps({"conn_type": "spark", "host": "yarn", "extra": {
+        "deploy-mode": "client", "yarn_resourcemanager_webapp_address": rm.url}}))
+    with pytest.raises(AirflowException, match="deploy-mode 'client'. Fix: set extra \"deploy-mode\": \"cluster\""):
+        fresh_operator().execute(context_for("manual__client-1", d(2026, 10, 12), StateStore()))
+    assert rm.apps == {}
+
+
 def test_real_spark_submit_in_local_mode_writes_the_partition(risk_daily) -> None:
     warehouse = Path(os.environ["AIRFLOW_MESH_WAREHOUSE"])
     _, states = run(risk_daily, d(2026, 10, 10))   # connection mesh_spark = local[1] (conftest)
