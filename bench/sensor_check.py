@@ -73,14 +73,17 @@ def main() -> None:
     import psutil
     import structlog
     from airflow.sdk.execution_time import task_runner
-    from airflow.sdk.execution_time.supervisor import InProcessSupervisorComms, InProcessTestSupervisor
+    from airflow.sdk.execution_time.supervisor import (
+        InProcessSupervisorComms,
+        InProcessTestSupervisor,
+    )
     from airflow.utils.db import resetdb
+    from seed import seed_runs, sync_dags_to_db
 
     from airflow_mesh.core import coverage
     from airflow_mesh.core.intervals import UTC, Period
     from airflow_mesh.settings import configured_mesh
     from airflow_mesh.triggers import table_trigger
-    from seed import seed_runs, sync_dags_to_db
 
     resetdb()
     sync_dags_to_db()

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Awaitable, Callable, Iterable
 
 from airflow_mesh.core.intervals import Period, grid_for, iso, runs_overlapping
 from airflow_mesh.core.registry.mesh import Mesh
 
 #: Logical dates sent per Execution API call (a GET with the dates as query parameters).
 #: 1,000 covers every schedule pair up to hourly->monthly in one call; the URL is then
-#: ~45 kB, which the API server's uvicorn (httptools) accepts. Beyond it, one call per 1,000.
+#: 48 kB, which uvicorn (httptools and h11) accepts. Beyond it, one call per 1,000.
 DATES_PER_CALL = 1000
 DEFAULT_FAILED_STATES = ("failed", "upstream_failed")
 ON_UNAVAILABLE = ("fail", "skip", "partial")

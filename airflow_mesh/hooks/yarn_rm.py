@@ -30,7 +30,6 @@ from functools import lru_cache
 from typing import Any
 
 import httpx
-
 from airflow.sdk import BaseHook
 
 LIVE_STATES = ("NEW", "NEW_SAVING", "SUBMITTED", "ACCEPTED", "RUNNING")
@@ -53,7 +52,7 @@ class YarnApp:
     started: int = 0
 
     @classmethod
-    def from_json(cls, app: dict[str, Any]) -> "YarnApp":
+    def from_json(cls, app: dict[str, Any]) -> YarnApp:
         tags = app.get("applicationTags") or ""
         return cls(id=app["id"], state=app.get("state", ""), final_status=app.get("finalStatus", ""),
                    name=app.get("name", ""), queue=app.get("queue", ""), user=app.get("user", ""),

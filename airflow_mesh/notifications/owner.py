@@ -71,7 +71,7 @@ class MeshOwnerNotifier(BaseNotifier):
             return
         try:
             send(conn_id, text, fields)
-        except Exception as err:  # an alert channel outage must not mask the task failure
+        except Exception as err:  # noqa: BLE001  an alert channel outage must not mask the task failure
             self.log.error("Could not send the alert of team %s through %s: %s", self.team, conn_id, err)
 
     async def async_notify(self, context: Any) -> None:
@@ -83,7 +83,7 @@ class MeshOwnerNotifier(BaseNotifier):
             return
         try:
             await asend(conn_id, text, fields)
-        except Exception as err:  # an alert channel outage must not mask the task failure
+        except Exception as err:  # noqa: BLE001  an alert channel outage must not mask the task failure
             self.log.error("Could not send the alert of team %s through %s: %s", self.team, conn_id, err)
 
 

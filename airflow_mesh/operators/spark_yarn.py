@@ -39,14 +39,21 @@ import hashlib
 import shutil
 import subprocess
 import time
-from datetime import datetime, timezone
-from typing import Any, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk.exceptions import AirflowException, AirflowTaskTimeout
 
 from airflow_mesh.core.intervals import grid_for, iso, partition_value
-from airflow_mesh.hooks.yarn_rm import RMClient, RMUnavailable, YarnApp, YarnResourceManagerHook, backoff_delay
+from airflow_mesh.hooks.yarn_rm import (
+    RMClient,
+    RMUnavailable,
+    YarnApp,
+    YarnResourceManagerHook,
+    backoff_delay,
+)
 from airflow_mesh.operators.produce import check_producer, with_table_outlet
 from airflow_mesh.settings import configured_mesh
 from airflow_mesh.triggers.yarn_trigger import YarnApplicationTrigger
@@ -225,7 +232,7 @@ class SparkYarnOperator(SparkSubmitOperator):
     def _deadline(self, context: Any) -> str | None:
         if not self.execution_timeout:
             return None
-        start = context["ti"].start_date or datetime.now(timezone.utc)
+        start = context["ti"].start_date or datetime.now(UTC)
         return (start + self.execution_timeout).isoformat()
 
     def _poll_on_worker(self, app_id: str) -> str:
@@ -297,6 +304,7 @@ def kill_application(rm: RMClient, app_id: str, log: Any) -> bool:
         if yarn is None:
             log.error("Could not kill %s: RM unavailable (%s) and no 'yarn' CLI on PATH", app_id, err)
             return False
-        result = subprocess.run([yarn, "application", "-kill", app_id], capture_output=True, text=True, timeout=120)
+        result = subprocess.run([yarn, "application", "-kill", app_id], capture_output=True, text=True,
+                                timeout=120, check=False)
         log.info("RM unavailable (%s); 'yarn application -kill %s' exited %s", err, app_id, result.returncode)
         return result.returncode == 0

@@ -23,12 +23,12 @@ import asyncio
 import random
 import time
 import weakref
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, AsyncIterator
-
-from asgiref.sync import sync_to_async
+from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+from asgiref.sync import sync_to_async
 
 from airflow_mesh.core.coverage import DEFAULT_FAILED_STATES, Requirement, aevaluate
 
@@ -111,7 +111,7 @@ class SharedStateReader:
         return result
 
 
-_readers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedStateReader]" = weakref.WeakKeyDictionary()
+_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedStateReader] = weakref.WeakKeyDictionary()
 
 
 def state_reader() -> SharedStateReader:

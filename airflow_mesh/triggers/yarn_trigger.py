@@ -16,12 +16,18 @@ worker (``yarn_track_via_rm_api``, holding the slot); its deferrable mode was ne
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_mesh.hooks.yarn_rm import RMClient, RMUnavailable, YarnResourceManagerHook, backoff_delay
+from airflow_mesh.hooks.yarn_rm import (
+    RMClient,
+    RMUnavailable,
+    YarnResourceManagerHook,
+    backoff_delay,
+)
 
 
 class YarnApplicationTrigger(BaseTrigger):
@@ -45,7 +51,7 @@ class YarnApplicationTrigger(BaseTrigger):
         return await YarnResourceManagerHook(self.yarn_conn_id).aget_conn()
 
     def _past_deadline(self) -> bool:
-        return bool(self.deadline) and datetime.now(timezone.utc) >= datetime.fromisoformat(self.deadline)
+        return bool(self.deadline) and datetime.now(UTC) >= datetime.fromisoformat(self.deadline)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         client = await self._client()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -104,7 +104,7 @@ class StateStore(dict):
 def context_for(run_id: str, day: datetime, store: StateStore | None = None):
     """What a worker hands the operator for one task instance (the same for every try)."""
     ti = SimpleNamespace(dag_id="risk_daily", task_id="score_fraud", run_id=run_id, map_index=-1,
-                         start_date=datetime.now(timezone.utc), stats_tags={})
+                         start_date=datetime.now(UTC), stats_tags={})
     ctx = {"ti": ti, "logical_date": day, "data_interval_start": day, "data_interval_end": day}
     if store is not None:
         ctx["task_state_store"] = store

@@ -180,7 +180,11 @@ def test_trigger_waits_then_fires_when_the_last_producer_run_lands(dags, monkeyp
 
     import psutil
     import structlog
-    from airflow.sdk.execution_time.supervisor import InProcessSupervisorComms, InProcessTestSupervisor, set_supervisor_comms
+    from airflow.sdk.execution_time.supervisor import (
+        InProcessSupervisorComms,
+        InProcessTestSupervisor,
+        set_supervisor_comms,
+    )
 
     from airflow_mesh.core.coverage import requirements_for
     from airflow_mesh.core.intervals import Period
@@ -232,7 +236,10 @@ def test_triggers_ask_through_the_triggerers_async_comms_and_share_identical_que
     import threading
 
     import msgspec
-    from airflow.jobs.triggerer_job_runner import ToTriggerSupervisor, TriggerCommsDecoder
+    from airflow.jobs.triggerer_job_runner import (
+        ToTriggerSupervisor,
+        TriggerCommsDecoder,
+    )
     from airflow.sdk.execution_time import task_runner
     from airflow.sdk.execution_time.comms import _RequestFrame, _ResponseFrame
     from airflow.sdk.execution_time.request_handlers import handle_get_task_states

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import airflow.sdk  # noqa: F401  (Airflow first: its start-up loads the mesh policy)
 import inspect
 
+import airflow.sdk  # noqa: F401  (Airflow first: its start-up loads the mesh policy)
 import pytest
 from airflow.models.trigger import Trigger
 from airflow.sdk.module_loading import import_string

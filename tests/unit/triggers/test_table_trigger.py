@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import airflow.sdk  # noqa: F401  (Airflow first: its start-up loads the mesh policy)
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from airflow_mesh.triggers import table_trigger
 from airflow_mesh.triggers.table_trigger import SharedStateReader, TableCoverageTrigger
 
-D = [datetime(2026, 10, 1, tzinfo=timezone.utc) + timedelta(hours=h) for h in range(1, 25)]
+D = [datetime(2026, 10, 1, tzinfo=UTC) + timedelta(hours=h) for h in range(1, 25)]
 
 
 @pytest.fixture()
