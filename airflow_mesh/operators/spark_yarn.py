@@ -225,7 +225,7 @@ class SparkYarnOperator(SparkSubmitOperator):
                        method_name="execute_complete")
         return self._poll_on_worker(app_id)
 
-    def get_job_result(self, external_id: Any, context: Any) -> str:
+    def get_job_result(self, external_id: Any, context: Any) -> str:  # type: ignore[override]  # the mixin allows Any
         """The application id is the task's XCom: the job's logs and history are found by it."""
         return str(external_id)
 

@@ -51,7 +51,7 @@ class YarnApplicationTrigger(BaseTrigger):
         return await YarnResourceManagerHook(self.yarn_conn_id).aget_conn()
 
     def _past_deadline(self) -> bool:
-        return bool(self.deadline) and datetime.now(UTC) >= datetime.fromisoformat(self.deadline)
+        return self.deadline is not None and datetime.now(UTC) >= datetime.fromisoformat(self.deadline)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         client = await self._client()
