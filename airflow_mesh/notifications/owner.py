@@ -9,9 +9,9 @@ The mesh writes the message; Airflow's providers deliver it, per team
   ``SlackWebhookHook`` (``send``, or ``async_send`` in the triggerer);
 * any other connection goes through the HTTP provider's ``HttpHook`` (``HttpAsyncHook``
   in the triggerer) as a JSON ``POST`` with the message in ``text`` (Slack/Teams/Mattermost
-  compatible) and the structured fields beside it. The URL is the connection's base URL:
-  ``{"conn_type": "http", "host": "https://hooks.internal/payments"}`` (a host with a
-  scheme is used as it is), or host/port/schema as the HTTP provider reads them.
+  compatible) and the structured fields beside it. The URL is the connection's:
+  ``{"conn_type": "http", "host": "https://hooks.internal/payments"}`` (a host with a scheme
+  is used as it is), or ``AIRFLOW_CONN_X='http://hooks.internal:8080/payments'``.
 
 Both providers are dependencies of airflow-mesh (``apache-airflow-providers-slack``,
 ``apache-airflow-providers-http``). A team without ``alerts.conn_id`` only gets the
@@ -21,6 +21,7 @@ task's own failure.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from airflow.sdk import BaseNotifier
@@ -87,6 +88,48 @@ class MeshOwnerNotifier(BaseNotifier):
             self.log.error("Could not send the alert of team %s through %s: %s", self.team, conn_id, err)
 
 
+def http_form(conn: Any) -> Any:
+    """The connection as the HTTP provider reads it.
+
+    Airflow parses ``AIRFLOW_CONN_X='http://host:port/path'`` into ``schema='path'``, which the
+    HTTP provider takes for the URL scheme; such a connection becomes one whose host is the full URL.
+    """
+    if not conn.schema or conn.schema in ("http", "https") or "://" in (conn.host or ""):
+        return conn
+    from airflow.sdk import Connection
+
+    scheme = "https" if conn.conn_type == "https" else "http"
+    port = f":{conn.port}" if conn.port else ""
+    return Connection(conn_id=conn.conn_id, conn_type="http", login=conn.login, password=conn.password,
+                      host=f"{scheme}://{conn.host}{port}/{conn.schema.lstrip('/')}", extra=conn.extra)
+
+
+@lru_cache(maxsize=1)
+def _webhook_hooks() -> tuple[type, type]:
+    """``HttpHook`` / ``HttpAsyncHook`` reading connections through :func:`http_form` (their public classmethods)."""
+    try:
+        from airflow.providers.http.hooks.http import HttpAsyncHook, HttpHook
+    except ImportError as err:
+        raise RuntimeError("alerts to a webhook connection need the HTTP provider. "
+                           "Fix: pip install apache-airflow-providers-http") from err
+
+    class WebhookHook(HttpHook):
+        @classmethod
+        def get_connection(cls, conn_id: str) -> Any:
+            return http_form(super().get_connection(conn_id))
+
+    class AsyncWebhookHook(HttpAsyncHook):
+        @classmethod
+        async def aget_connection(cls, conn_id: str) -> Any:
+            return http_form(await super().aget_connection(conn_id))
+
+        @classmethod
+        def get_connection(cls, conn_id: str) -> Any:
+            return http_form(super().get_connection(conn_id))
+
+    return WebhookHook, AsyncWebhookHook
+
+
 def send(conn_id: str, text: str, fields: dict[str, Any]) -> None:
     """Deliver through the Slack provider for a Slack webhook connection, else through the HTTP provider."""
     from airflow.sdk import BaseHook
@@ -97,9 +140,8 @@ def send(conn_id: str, text: str, fields: dict[str, Any]) -> None:
 
         SlackWebhookHook(slack_webhook_conn_id=conn_id).send(text=text)
         return
-    from airflow.providers.http.hooks.http import HttpHook
-
-    HttpHook(method="POST", http_conn_id=conn_id).run(json={"text": text, **fields})
+    hook, _ = _webhook_hooks()
+    hook(method="POST", http_conn_id=conn_id).run(json={"text": text, **fields})
 
 
 async def asend(conn_id: str, text: str, fields: dict[str, Any]) -> None:
@@ -112,6 +154,5 @@ async def asend(conn_id: str, text: str, fields: dict[str, Any]) -> None:
 
         await SlackWebhookHook(slack_webhook_conn_id=conn_id).async_send(text=text)
         return
-    from airflow.providers.http.hooks.http import HttpAsyncHook
-
-    await HttpAsyncHook(method="POST", http_conn_id=conn_id).run(json={"text": text, **fields})
+    _, hook = _webhook_hooks()
+    await hook(method="POST", http_conn_id=conn_id).run(json={"text": text, **fields})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import airflow.sdk  # noqa: F401  (Airflow first: its start-up loads the mesh policy)
@@ -18,6 +19,13 @@ from airflow_mesh.hooks.yarn_rm import (
     settings_from_connection,
 )
 from airflow_mesh.testing.yarn_rm_simulator import YarnRMSimulator
+
+
+def run(coro):
+    """``asyncio.run`` in a fresh thread: the session may hold a running loop in the main thread (Playwright's sync API)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=120)
+
 
 
 def dead_url() -> str:
@@ -66,7 +74,7 @@ def test_async_requests_fail_over_too(monkeypatch) -> None:
             finally:
                 await rm.aclose()
 
-        assert asyncio.run(scenario()).state == "RUNNING"
+        assert run(scenario()).state == "RUNNING"
         assert active.apps[app_id]["script"] == [["KILLED", "KILLED"]]
 
 

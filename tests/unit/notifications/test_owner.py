@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
@@ -15,6 +16,12 @@ from airflow_mesh.notifications.owner import MeshOwnerNotifier
 
 pytest.importorskip("airflow.providers.slack", reason="apache-airflow-providers-slack is a dependency of airflow-mesh")
 pytest.importorskip("airflow.providers.http", reason="apache-airflow-providers-http is a dependency of airflow-mesh")
+
+
+def run(coro):
+    """``asyncio.run`` in a fresh thread: the session may hold a running loop in the main thread (Playwright's sync API)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=120)
 
 
 class Endpoint:
@@ -67,9 +74,12 @@ def slack_connection(monkeypatch, endpoint: Endpoint) -> None:
         {"conn_type": "slackwebhook", "password": f"{endpoint.url}/services/T0/B0/secret"}))
 
 
-def http_connection(monkeypatch, endpoint: Endpoint) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_MESH_ALERTS_RISK", json.dumps(
-        {"conn_type": "http", "host": f"{endpoint.url}/alerts/risk"}))
+def http_connection(monkeypatch, endpoint: Endpoint, form: str = "json") -> None:
+    if form == "json":
+        monkeypatch.setenv("AIRFLOW_CONN_MESH_ALERTS_RISK", json.dumps(
+            {"conn_type": "http", "host": f"{endpoint.url}/alerts/risk"}))
+    else:  # the URI form: Airflow puts the path in ``schema``, which HttpHook alone would take for the scheme
+        monkeypatch.setenv("AIRFLOW_CONN_MESH_ALERTS_RISK", f"{endpoint.url}/alerts/risk")
 
 
 def assert_slack_message(endpoint: Endpoint) -> None:
@@ -88,18 +98,19 @@ def test_slack_webhook_connection_goes_through_the_slack_provider(monkeypatch, e
 
 def test_async_notify_sends_the_same_slack_message_without_a_thread(monkeypatch, endpoint) -> None:
     slack_connection(monkeypatch, endpoint)
-    asyncio.run(MeshOwnerNotifier(team="risk").async_notify(failure_context()))
+    run(MeshOwnerNotifier(team="risk").async_notify(failure_context()))
     assert_slack_message(endpoint)
 
 
+@pytest.mark.parametrize("form", ["json", "uri"])
 @pytest.mark.parametrize("mode", ["sync", "async"])
-def test_http_connection_posts_text_and_fields_through_the_http_provider(monkeypatch, endpoint, mode) -> None:
-    http_connection(monkeypatch, endpoint)
+def test_http_connection_posts_text_and_fields_through_the_http_provider(monkeypatch, endpoint, mode, form) -> None:
+    http_connection(monkeypatch, endpoint, form)
     notifier = MeshOwnerNotifier(team="risk")
     if mode == "sync":
         notifier.notify(failure_context())
     else:
-        asyncio.run(notifier.async_notify(failure_context()))
+        run(notifier.async_notify(failure_context()))
     [(path, body)] = endpoint.posts
     assert path == "/alerts/risk"
     assert body["team"] == "risk" and body["dag_id"] == "risk_daily" and body["channel"] == "#risk-alerts"
@@ -113,7 +124,7 @@ def test_a_failing_alert_channel_is_logged_not_raised(monkeypatch, capfd) -> Non
         http_connection(monkeypatch, down)
         MeshOwnerNotifier(team="risk").notify(failure_context())
         assert len(down.posts) == 1
-        asyncio.run(MeshOwnerNotifier(team="risk").async_notify(failure_context()))
+        run(MeshOwnerNotifier(team="risk").async_notify(failure_context()))
         assert len(down.posts) == 1 + 3  # HttpAsyncHook retries (3 tries by default), then gives up
     finally:
         down.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import airflow.sdk  # noqa: F401  (Airflow first: its start-up loads the mesh policy)
@@ -12,6 +13,12 @@ from airflow_mesh.triggers import table_trigger
 from airflow_mesh.triggers.table_trigger import SharedStateReader, TableCoverageTrigger
 
 D = [datetime(2026, 10, 1, tzinfo=UTC) + timedelta(hours=h) for h in range(1, 25)]
+
+def run(coro):
+    """``asyncio.run`` in a fresh thread: the session may hold a running loop in the main thread (Playwright's sync API)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=120)
+
 
 
 @pytest.fixture()
@@ -38,7 +45,7 @@ def test_identical_questions_in_flight_together_are_asked_once(asked) -> None:
                                        reader.states("p", "t", D[:1], max_age=0))
         return reader, answers
 
-    reader, answers = asyncio.run(scenario())
+    reader, answers = run(scenario())
     assert len(asked) == 2 and reader.calls == 2
     assert all(a == answers[0] for a in answers[:500]) and len(answers[0]) == 24 and len(answers[500]) == 1
 
@@ -51,7 +58,7 @@ def test_a_fresh_answer_is_shared_only_within_max_age(asked) -> None:
         await reader.states("p", "t", D, max_age=0)      # this sensor wants a new look
         return reader
 
-    assert asyncio.run(scenario()).calls == 2 and len(asked) == 2
+    assert run(scenario()).calls == 2 and len(asked) == 2
 
 
 def test_a_failed_call_fails_its_waiters_and_is_not_shared_afterwards(asked) -> None:
@@ -63,7 +70,7 @@ def test_a_failed_call_fails_its_waiters_and_is_not_shared_afterwards(asked) -> 
             await reader.states("broken", "t", D, max_age=60)
         return results
 
-    results = asyncio.run(scenario())
+    results = run(scenario())
     assert [str(r) for r in results] == ["Execution API said no"] * 3
     assert len(asked) == 2   # one call for the three together, a new one afterwards
 
@@ -78,7 +85,7 @@ def test_a_cancelled_asker_does_not_cancel_the_others(asked) -> None:
         first.cancel()
         return await second
 
-    assert len(asyncio.run(scenario())) == 24
+    assert len(run(scenario())) == 24
 
 
 def test_in_flight_calls_are_bounded(monkeypatch) -> None:
@@ -99,7 +106,7 @@ def test_in_flight_calls_are_bounded(monkeypatch) -> None:
         await asyncio.gather(*(reader.states("p", "t", [D[0] + timedelta(days=i)], max_age=0) for i in range(500)))
         return reader
 
-    assert asyncio.run(scenario()).calls == 500 and peak == table_trigger.MAX_IN_FLIGHT
+    assert run(scenario()).calls == 500 and peak == table_trigger.MAX_IN_FLIGHT
 
 
 def test_pokes_are_jittered_widely_after_the_first_check_then_narrowly() -> None:
