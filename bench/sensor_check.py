@@ -1,10 +1,19 @@
-"""Cost of one table-sensor check, and memory of 1,000 waiting deferred sensors in one triggerer loop.
+"""Table-sensor checks: cost of one check, and first-check latency of N deferred sensors in one triggerer loop.
 
-A throw-away Airflow home with a real SQLite metadata DB and the example mesh.
-Checks go through the Task SDK -> in-process Execution API -> DB path that
-``dag.test()`` uses (a deployed triggerer adds one HTTP round trip per call).
+A throw-away Airflow home with a real SQLite metadata DB and the example mesh; checks go
+through the Task SDK messages -> supervisor -> Execution API (in process) -> DB.
 
-Run: .venv/bin/python bench/sensor_check.py [--triggers 1000]
+The triggerer's comms are reproduced faithfully where it matters: triggers ``asend``
+requests from one event loop, and ONE supervisor thread answers them one at a time, as
+the triggerer's supervisor process does (``TriggerRunnerSupervisor`` handles each request
+synchronously). In a deployment each answer is an HTTP round trip to the API server
+instead of an in-process ASGI call.
+
+Scenarios, each for 100 / 1,000 / 5,000 sensors (``--sizes``):
+* ``fan-in``: every sensor waits for the same table and day (many consumers of one table);
+* ``distinct``: sensors wait for different hourly periods (up to 720 distinct questions).
+
+Run: python bench/sensor_check.py [--sizes 100,1000,5000]
 """
 
 from __future__ import annotations
@@ -20,94 +29,130 @@ import gc
 import os
 import tempfile
 import time
-import tracemalloc
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
 HOME = Path(tempfile.mkdtemp(prefix="mesh-bench-"))
 os.environ.update({"AIRFLOW_HOME": str(HOME), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                    "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parents[1] / "dags"),
-    "AIRFLOW__MESH__ROOT": str(Path(__file__).resolve().parents[1]),
+                   "AIRFLOW__MESH__ROOT": str(Path(__file__).resolve().parents[1]),
                    "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR", "AIRFLOW__MESH__CACHE_DIR": str(HOME / "cache")})
+
+
+class TriggererComms:
+    """The triggerer's comms as triggers see them: ``asend`` from the loop, one supervisor thread answering in turn."""
+
+    def __init__(self, supervisor) -> None:
+        import structlog
+
+        self.supervisor = supervisor
+        self.log = structlog.get_logger()
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supervisor")
+        self.requests = 0
+
+    def _answer(self, msg):
+        self.requests += 1
+        self.supervisor._handle_request(msg, self.log, self.requests)
+        return self.supervisor.comms.messages.popleft()
+
+    def send(self, msg):
+        return self.thread.submit(self._answer, msg).result()
+
+    async def asend(self, msg):
+        return await asyncio.wrap_future(self.thread.submit(self._answer, msg))
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--triggers", type=int, default=1000)
+    p.add_argument("--sizes", default="100,1000,5000")
     args = p.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
 
     import psutil
     import structlog
-    from airflow.sdk.execution_time.supervisor import InProcessSupervisorComms, InProcessTestSupervisor, set_supervisor_comms
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.supervisor import (
+        InProcessSupervisorComms,
+        InProcessTestSupervisor,
+    )
     from airflow.utils.db import resetdb
+    from seed import seed_runs, sync_dags_to_db
 
-    from airflow_mesh import coverage
+    from airflow_mesh.core import coverage
     from airflow_mesh.core.intervals import UTC, Period
     from airflow_mesh.settings import configured_mesh
-    from seed import seed_runs, sync_dags_to_db
-    from airflow_mesh.triggers.table_trigger import TableCoverageTrigger, fetch_task_states
+    from airflow_mesh.triggers import table_trigger
 
     resetdb()
     sync_dags_to_db()
     month = Period(datetime(2026, 4, 1, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC))
     ticks = [month.start + timedelta(hours=h) for h in range(1, 721)]
-    seed_runs("payments_hourly", ticks[:-1])  # one missing: every check reads all states and keeps waiting
+    seed_runs("payments_hourly", ticks[:-1])  # one missing: the monthly check reads every state and keeps waiting
     mesh = configured_mesh()
 
     supervisor = InProcessTestSupervisor(id=uuid.uuid4(), pid=os.getpid(), process=psutil.Process(),
                                          process_log=structlog.get_logger(), client=InProcessTestSupervisor._api_client())
     supervisor.comms = InProcessSupervisorComms(supervisor=supervisor)
-    calls = 0
+    comms = TriggererComms(supervisor)
+    task_runner.SUPERVISOR_COMMS = comms
+    proc = psutil.Process()
 
-    def counting_fetch(*a, **kw):
-        nonlocal calls
-        calls += 1
-        return fetch_task_states(*a, **kw)
+    for label, period in [("hourly -> daily  ", Period(month.start, month.start + timedelta(days=1))),
+                          ("hourly -> monthly", month)]:
+        reqs = coverage.requirements_for(mesh, ["payments.transactions"], period)
+        coverage.evaluate(reqs, table_trigger.fetch_task_states)  # warm up
+        before, n, t = comms.requests, 10, time.perf_counter()
+        for _ in range(n):
+            status, _, _ = coverage.evaluate(reqs, table_trigger.fetch_task_states)
+        ms = (time.perf_counter() - t) / n * 1000
+        print(f"one check {label}: {reqs[0].expected:4d} producer runs, {(comms.requests - before) // n} Execution API "
+              f"call(s), {ms:7.1f} ms  (status {status})")
 
-    with set_supervisor_comms(supervisor.comms):
-        for label, period in [("hourly -> daily  ", Period(month.start, month.start + timedelta(days=1))),
-                              ("hourly -> monthly", month)]:
-            reqs = coverage.requirements_for(mesh, ["payments.transactions"], period)
-            coverage.evaluate(reqs, counting_fetch)  # warm up
-            calls, n, t = 0, 10, time.perf_counter()
-            for _ in range(n):
-                status, _, _ = coverage.evaluate(reqs, counting_fetch)
-            ms = (time.perf_counter() - t) / n * 1000
-            print(f"one check {label}: {reqs[0].expected:4d} producer runs, {calls // n} Execution API call(s), "
-                  f"{ms:7.1f} ms  (status {status})")
+    day = Period(month.start, month.start + timedelta(days=1))
+    fan_in = [r.to_json() for r in coverage.requirements_for(mesh, ["payments.transactions"], day)]
+    hourly = [[r.to_json() for r in coverage.requirements_for(mesh, ["payments.transactions"],
+                                                              Period(t - timedelta(hours=1), t))] for t in ticks]
 
-        # N deferred sensors in one event loop: each checks once for real, then waits.
-        day = Period(month.start, month.start + timedelta(days=1))
-        payload = [r.to_json() for r in coverage.requirements_for(mesh, ["payments.transactions"], day)]
-        proc = psutil.Process()
+    async def first_checks(payloads: list[list[dict]]) -> tuple[float, int, int]:
+        """Start one trigger per payload; seconds until every one has made its first check, calls made, RSS."""
+        reader = table_trigger.state_reader()
+        done, all_checked = 0, asyncio.Event()
+        real = table_trigger.aevaluate
 
-        async def hold(n: int) -> tuple[float, float, float]:
-            gc.collect()
-            rss0 = proc.memory_info().rss
-            tracemalloc.start()
-            base = tracemalloc.get_traced_memory()[0]
-            triggers = [TableCoverageTrigger(payload, poke_interval=3600) for _ in range(n)]
+        async def counted(*a, **kw):
+            nonlocal done
+            result = await real(*a, **kw)
+            done += 1
+            if done == len(payloads):
+                all_checked.set()
+            return result
+
+        table_trigger.aevaluate = counted
+        try:
+            triggers = [table_trigger.TableCoverageTrigger(p, poke_interval=3600) for p in payloads]
             t = time.perf_counter()
             tasks = [asyncio.ensure_future(anext(tr.run())) for tr in triggers]
-            while calls < n:  # every trigger has made its first real check and is now sleeping
-                await asyncio.sleep(0.05)
+            await asyncio.wait_for(all_checked.wait(), timeout=900)
             elapsed = time.perf_counter() - t
-            gc.collect()
-            traced = tracemalloc.get_traced_memory()[0] - base
-            tracemalloc.stop()
-            rss = proc.memory_info().rss - rss0
+            rss = proc.memory_info().rss
             for task in tasks:
                 task.cancel()
-            return traced, rss, elapsed
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            table_trigger.aevaluate = real
+        return elapsed, reader.calls, rss
 
-        calls = 0
-        import airflow_mesh.triggers.table_trigger as tt
-        tt.fetch_task_states, original = counting_fetch, tt.fetch_task_states
-        traced, rss, elapsed = asyncio.run(hold(args.triggers))
-        tt.fetch_task_states = original
-        print(f"{args.triggers} deferred sensors in one loop: first checks took {elapsed:.1f} s; "
-              f"Python heap +{traced / args.triggers / 1024:.1f} KiB per sensor, process RSS +{rss / 2**20:.1f} MiB in all")
+    for size in sizes:
+        for name, payloads in [("fan-in  ", [fan_in] * size),
+                               ("distinct", [hourly[i % len(hourly)] for i in range(size)])]:
+            gc.collect()
+            table_trigger._readers.clear()
+            elapsed, calls, rss = asyncio.run(first_checks(payloads))
+            distinct = len({id(p) for p in payloads})
+            print(f"{size:5d} deferred sensors, {name} ({distinct:4d} distinct questions): first checks in "
+                  f"{elapsed:6.2f} s, {calls:4d} Execution API calls, triggerer RSS {rss / 2**20:6.0f} MiB")
 
 
 if __name__ == "__main__":

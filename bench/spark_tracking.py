@@ -1,7 +1,8 @@
-"""Worker-side cost of tracking N running Spark jobs: stock spark-submit path versus the deferred path.
+"""Cost of tracking N running Spark jobs: spark-submit waiting, provider polling, and the mesh's deferred path.
 
-Stock ``SparkSubmitOperator`` on YARN keeps, per running job, a worker slot and a
-spark-submit JVM (``waitAppCompletion=true``) or a polling loop. We measure a real
+``SparkSubmitOperator`` on YARN keeps, per running job, a worker slot and a spark-submit
+JVM (``waitAppCompletion=true``, its default), or with ``yarn_track_via_rm_api=True`` a
+worker slot and a polling task process. We measure a real
 spark-submit JVM: ``spark-submit --master local[1]`` of a job that idles, sampling its
 process tree's RSS once the JVM is up (a YARN-client JVM loads the same launcher and
 Hadoop client classes; the local job adds the driver, so this is an upper-bound-ish
@@ -107,13 +108,15 @@ async def deferred_cost(n: int) -> tuple[float, int]:
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     jvm = spark_submit_jvm_rss()
-    print(f"stock path: one real spark-submit JVM (local[1], job running): {jvm / 1024:.0f} MiB RSS, 1 worker slot per job")
+    print(f"spark-submit waiting (provider default): one real spark-submit JVM (local[1], job running): "
+          f"{jvm / 1024:.0f} MiB RSS and 1 worker slot per job")
+    print("provider yarn_track_via_rm_api=True: no JVM, but 1 worker slot (a task process polling) per job")
     heap_per_job, rss_growth = asyncio.run(deferred_cost(n))
     per_job_rss = rss_growth / n
     print(f"deferred path: {n} YarnApplicationTriggers polling the RM simulator: {heap_per_job:.1f} KiB Python heap per job, "
           f"triggerer RSS +{rss_growth / 1024:.1f} MiB ({per_job_rss:.1f} KiB per job), 0 worker slots")
-    print(f"N={n}: stock {n * jvm / 1024 / 1024:.1f} GiB and {n} slots vs deferred {rss_growth / 1024:.1f} MiB and 0 slots;"
-          f" memory ratio {jvm / max(per_job_rss, 1):,.0f}x per job")
+    print(f"N={n}: spark-submit waiting {n * jvm / 1024 / 1024:.1f} GiB and {n} slots; provider polling {n} slots; "
+          f"mesh deferred {rss_growth / 1024:.1f} MiB and 0 slots")
 
 
 if __name__ == "__main__":

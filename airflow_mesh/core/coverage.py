@@ -9,18 +9,20 @@ deferrable modes.
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Callable, Iterable
 
 from airflow_mesh.core.contract import table_grid
 from airflow_mesh.core.intervals import Grain, Grid, Period, RunRange, TimetableKind, grid_for, iso, runs_overlapping
 from airflow_mesh.core.registry.mesh import Mesh
 
-#: Logical dates sent per Execution API call. The calls are GETs with the dates as
-#: query parameters; 100 keeps the URL under ~5 kB, well inside HTTP server limits.
-DATES_PER_CALL = 100
+#: Logical dates sent per Execution API call (a GET with the dates as query parameters).
+#: 1,000 covers every schedule pair up to hourly->monthly in one call; the URL is then
+#: 48 kB, which uvicorn (httptools and h11) accepts. Beyond it, one call per 1,000.
+DATES_PER_CALL = 1000
 DEFAULT_FAILED_STATES = ("failed", "upstream_failed")
 ON_UNAVAILABLE = ("fail", "skip", "partial")
 _ADVERB = {Grain.MINUTE: "", Grain.HOUR: "hourly", Grain.DAY: "daily", Grain.WEEK: "weekly",
@@ -29,6 +31,8 @@ _RUN_ID_DATE = re.compile(r"__(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})")
 
 #: ``fetch(dag_id, task_id, logical_dates) -> {run_id: {task_id: state}}``: Task SDK ``get_task_states``.
 FetchStates = Callable[[str, str, list[datetime]], dict[str, dict[str, str | None]]]
+#: The same, awaited (the triggerer's async path to the Execution API).
+AsyncFetchStates = Callable[[str, str, list[datetime]], Awaitable[dict[str, dict[str, str | None]]]]
 
 
 def check_on_unavailable(value: str) -> str:
@@ -164,15 +168,21 @@ def run_label(run_id: str) -> str:
     return m.group(1) if m else run_id
 
 
-def check_requirement(req: Requirement, fetch: FetchStates,
-                      failed_states: Iterable[str] = DEFAULT_FAILED_STATES) -> TableStatus:
-    """Fetch the producer task's states for the required logical dates, in chunks, and judge them."""
+def date_batches(req: Requirement) -> list[list[datetime]]:
+    """The logical dates of ``req`` as Execution API calls: one call up to :data:`DATES_PER_CALL` dates.
+
+    Every schedule pair up to hourly->monthly (744 dates) and daily->yearly (366) is one call.
+    """
+    dates = req.logical_dates()
+    return [dates[i:i + DATES_PER_CALL] for i in range(0, len(dates), DATES_PER_CALL)]
+
+
+def judge(req: Requirement, answers: Iterable[tuple[list[datetime], dict[str, dict[str, str | None]]]],
+          failed_states: Iterable[str] = DEFAULT_FAILED_STATES) -> TableStatus:
+    """A requirement's status from the answers to its :func:`date_batches` (``(dates, {run_id: {task: state}})``)."""
     failed_states = set(failed_states)
     status = TableStatus(req)
-    dates = req.logical_dates()
-    for i in range(0, len(dates), DATES_PER_CALL):
-        chunk = dates[i:i + DATES_PER_CALL]
-        runs = fetch(req.dag_id, req.task_id, chunk)
+    for chunk, runs in answers:
         seen = 0
         for run_id, tasks in sorted(runs.items()):
             if req.task_id not in tasks:
@@ -189,14 +199,18 @@ def check_requirement(req: Requirement, fetch: FetchStates,
     return status
 
 
-def evaluate(reqs: list[Requirement], fetch: FetchStates,
-             failed_states: Iterable[str] = DEFAULT_FAILED_STATES) -> tuple[str, str, list[TableStatus]]:
+def check_requirement(req: Requirement, fetch: FetchStates,
+                      failed_states: Iterable[str] = DEFAULT_FAILED_STATES) -> TableStatus:
+    """Fetch the producer task's states for the required logical dates and judge them."""
+    return judge(req, ((chunk, fetch(req.dag_id, req.task_id, chunk)) for chunk in date_batches(req)), failed_states)
+
+
+def verdict(reqs: list[Requirement], statuses: list[TableStatus]) -> tuple[str, str, list[TableStatus]]:
     """``("success" | "failed" | "waiting", message, statuses)`` for all tables of one sensor.
 
     Failure wins: one failed producer run fails the sensor at once, naming the
     owner, even if other tables are still running.
     """
-    statuses = [check_requirement(r, fetch, failed_states) for r in reqs]
     failed = [s for s in statuses if s.failed]
     if failed:
         return "failed", "Upstream producer failed. " + "; ".join(s.describe() for s in failed), statuses
@@ -206,3 +220,18 @@ def evaluate(reqs: list[Requirement], fetch: FetchStates,
     total = sum(r.expected for r in reqs)
     return "success", f"All {total} producer run(s) of {', '.join(r.table for r in reqs)} succeeded", statuses
 
+
+def evaluate(reqs: list[Requirement], fetch: FetchStates,
+             failed_states: Iterable[str] = DEFAULT_FAILED_STATES) -> tuple[str, str, list[TableStatus]]:
+    """Check every requirement (sync: poke and reschedule modes) and give the :func:`verdict`."""
+    return verdict(reqs, [check_requirement(r, fetch, failed_states) for r in reqs])
+
+
+async def aevaluate(reqs: list[Requirement], afetch: AsyncFetchStates,
+                    failed_states: Iterable[str] = DEFAULT_FAILED_STATES) -> tuple[str, str, list[TableStatus]]:
+    """:func:`evaluate` for the triggerer: every call of every requirement in flight at once."""
+    batches = [date_batches(r) for r in reqs]
+    answers = await asyncio.gather(*(afetch(r.dag_id, r.task_id, chunk) for r, b in zip(reqs, batches) for chunk in b))
+    it = iter(answers)
+    statuses = [judge(r, [(chunk, next(it)) for chunk in b], failed_states) for r, b in zip(reqs, batches)]
+    return verdict(reqs, statuses)

@@ -12,6 +12,14 @@ from an Airflow connection of type ``yarn_rm`` (registered by this package):
   ``{"timeout": 10}`` seconds per request.
 * extra ``{"ha_urls": ["http://rm1:8088", "http://rm2:8088"]}``: RM HA; each request
   tries them in order (a standby RM answers with a redirect or 307 to the active one).
+* a Spark connection works too: its ``yarn_resourcemanager_webapp_address``
+  extra (the key the Spark provider reads for ``yarn_track_via_rm_api``) is the RM address,
+  so one connection can serve both.
+
+Why the mesh keeps its own RM client next to the Spark provider's (which polls and kills
+through ``requests`` from the worker): the provider has no async client (the triggerer must
+not block its event loop), no RM HA (one address) and gives up after ten failed polls; and
+it cannot list applications by tag, which is what closes the submit→persist gap.
 """
 
 from __future__ import annotations
@@ -22,7 +30,6 @@ from functools import lru_cache
 from typing import Any
 
 import httpx
-
 from airflow.sdk import BaseHook
 
 LIVE_STATES = ("NEW", "NEW_SAVING", "SUBMITTED", "ACCEPTED", "RUNNING")
@@ -45,7 +52,7 @@ class YarnApp:
     started: int = 0
 
     @classmethod
-    def from_json(cls, app: dict[str, Any]) -> "YarnApp":
+    def from_json(cls, app: dict[str, Any]) -> YarnApp:
         tags = app.get("applicationTags") or ""
         return cls(id=app["id"], state=app.get("state", ""), final_status=app.get("finalStatus", ""),
                    name=app.get("name", ""), queue=app.get("queue", ""), user=app.get("user", ""),
@@ -91,13 +98,26 @@ class RMSettings:
         return None
 
 
+def backoff_delay(poll_interval: float, failures: int, max_backoff: float) -> float:
+    """Seconds to wait after ``failures`` failed RM requests in a row: doubling from ``poll_interval``, capped.
+
+    The one backoff rule of the mesh's RM tracking (triggerer and worker alike).
+    """
+    return min(max_backoff, poll_interval * 2 ** min(failures, 16))
+
+
 def settings_from_connection(conn: Any) -> RMSettings:
     extra = conn.extra_dejson or {}
     if extra.get("ha_urls"):
         urls = tuple(u.rstrip("/") for u in extra["ha_urls"])
+    elif extra.get("yarn_resourcemanager_webapp_address"):  # a Spark connection: its host is the master
+        raw = str(extra["yarn_resourcemanager_webapp_address"]).strip()
+        urls = ((raw if "://" in raw else f"http://{raw}").rstrip("/"),)
     else:
         if not conn.host:
-            raise ValueError(f"connection {conn.conn_id}: set host (and port) of the YARN ResourceManager")
+            raise ValueError(f"connection {conn.conn_id} names no YARN ResourceManager. Fix: set host (and port) of "
+                             f"the ResourceManager, extra.ha_urls, or (Spark connection) "
+                             f"extra.yarn_resourcemanager_webapp_address")
         host = conn.host if "://" in conn.host else f"{conn.schema or 'http'}://{conn.host}"
         urls = (host.rstrip("/") + (f":{conn.port}" if conn.port else ""),)
     return RMSettings(urls=urls, auth=extra.get("auth"), login=conn.login, password=conn.password,
@@ -206,7 +226,12 @@ class YarnResourceManagerHook(BaseHook):
         self.yarn_conn_id = yarn_conn_id
 
     def get_conn(self) -> RMClient:
+        """The one place an :class:`RMClient` is built from a connection (worker and triggerer)."""
         return RMClient(settings_from_connection(self.get_connection(self.yarn_conn_id)))
+
+    async def aget_conn(self) -> RMClient:
+        """:meth:`get_conn` for the triggerer: the connection comes through the SDK's async path."""
+        return RMClient(settings_from_connection(await self.aget_connection(self.yarn_conn_id)))
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:

@@ -2,23 +2,27 @@
 
 ``MeshOwnerNotifier`` is an Airflow notifier: the cluster policy attaches it as
 ``on_failure_callback`` of every task, so no DAG author has to remember it.
-Where it sends, per team (``alerts.conn_id`` in ``teams/<team>.yaml``):
+The mesh writes the message; Airflow's providers deliver it, per team
+(``alerts.conn_id`` in ``teams/<team>.yaml``):
 
 * a connection of type ``slackwebhook`` goes through the Slack provider's
-  ``SlackWebhookHook`` when that provider is installed;
-* any other connection is a generic webhook: a JSON ``POST`` (httpx) to the
-  connection's URL (``extra.url``, else ``http://host:port/path`` as in
-  ``AIRFLOW_CONN_MESH_ALERTS_PAYMENTS='http://hooks.internal:8080/payments'``), with the message in ``text`` (Slack/Teams/Mattermost compatible).
+  ``SlackWebhookHook`` (``send``, or ``async_send`` in the triggerer);
+* any other connection goes through the HTTP provider's ``HttpHook`` (``HttpAsyncHook``
+  in the triggerer) as a JSON ``POST`` with the message in ``text`` (Slack/Teams/Mattermost
+  compatible) and the structured fields beside it. The URL is the connection's:
+  ``{"conn_type": "http", "host": "https://hooks.internal/payments"}`` (a host with a scheme
+  is used as it is), or ``AIRFLOW_CONN_X='http://hooks.internal:8080/payments'``.
 
-A team without ``alerts.conn_id`` only gets the message in the task log.
-Sending never raises: a broken alert channel must not hide the task's own failure.
+Both providers are dependencies of airflow-mesh (``apache-airflow-providers-slack``,
+``apache-airflow-providers-http``). A team without ``alerts.conn_id`` only gets the
+message in the task log. Sending never raises: a broken alert channel must not hide the
+task's own failure.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
-
-import httpx
 
 from airflow.sdk import BaseNotifier
 
@@ -68,18 +72,66 @@ class MeshOwnerNotifier(BaseNotifier):
             return
         try:
             send(conn_id, text, fields)
-        except Exception as err:  # an alert channel outage must not mask the task failure
+        except Exception as err:  # noqa: BLE001  an alert channel outage must not mask the task failure
             self.log.error("Could not send the alert of team %s through %s: %s", self.team, conn_id, err)
 
     async def async_notify(self, context: Any) -> None:
-        """Deadline Alerts run notifiers in the triggerer; same message, sent off the event loop."""
-        from asgiref.sync import sync_to_async
+        """Deadline Alerts run notifiers in the triggerer: same message, sent with the providers' async clients."""
+        text, fields = alert_text(self.team, context)
+        self.log.warning("Mesh alert for team %s:\n%s", self.team, text)
+        conn_id = configured_mesh().team(self.team).alerts.conn_id
+        if not conn_id:
+            return
+        try:
+            await asend(conn_id, text, fields)
+        except Exception as err:  # noqa: BLE001  an alert channel outage must not mask the task failure
+            self.log.error("Could not send the alert of team %s through %s: %s", self.team, conn_id, err)
 
-        await sync_to_async(self.notify)(context)
+
+def http_form(conn: Any) -> Any:
+    """The connection as the HTTP provider reads it.
+
+    Airflow parses ``AIRFLOW_CONN_X='http://host:port/path'`` into ``schema='path'``, which the
+    HTTP provider takes for the URL scheme; such a connection becomes one whose host is the full URL.
+    """
+    if not conn.schema or conn.schema in ("http", "https") or "://" in (conn.host or ""):
+        return conn
+    from airflow.sdk import Connection
+
+    scheme = "https" if conn.conn_type == "https" else "http"
+    port = f":{conn.port}" if conn.port else ""
+    return Connection(conn_id=conn.conn_id, conn_type="http", login=conn.login, password=conn.password,
+                      host=f"{scheme}://{conn.host}{port}/{conn.schema.lstrip('/')}", extra=conn.extra)
+
+
+@lru_cache(maxsize=1)
+def _webhook_hooks() -> tuple[type, type]:
+    """``HttpHook`` / ``HttpAsyncHook`` reading connections through :func:`http_form` (their public classmethods)."""
+    try:
+        from airflow.providers.http.hooks.http import HttpAsyncHook, HttpHook
+    except ImportError as err:
+        raise RuntimeError("alerts to a webhook connection need the HTTP provider. "
+                           "Fix: pip install apache-airflow-providers-http") from err
+
+    class WebhookHook(HttpHook):
+        @classmethod
+        def get_connection(cls, conn_id: str) -> Any:
+            return http_form(super().get_connection(conn_id))
+
+    class AsyncWebhookHook(HttpAsyncHook):
+        @classmethod
+        async def aget_connection(cls, conn_id: str) -> Any:
+            return http_form(await super().aget_connection(conn_id))
+
+        @classmethod
+        def get_connection(cls, conn_id: str) -> Any:
+            return http_form(super().get_connection(conn_id))
+
+    return WebhookHook, AsyncWebhookHook
 
 
 def send(conn_id: str, text: str, fields: dict[str, Any]) -> None:
-    """Deliver through Slack when the connection is a Slack webhook, else as a JSON webhook."""
+    """Deliver through the Slack provider for a Slack webhook connection, else through the HTTP provider."""
     from airflow.sdk import BaseHook
 
     conn = BaseHook.get_connection(conn_id)
@@ -88,22 +140,19 @@ def send(conn_id: str, text: str, fields: dict[str, Any]) -> None:
 
         SlackWebhookHook(slack_webhook_conn_id=conn_id).send(text=text)
         return
-    url = webhook_url(conn)
-    response = httpx.post(url, json={"text": text, **fields}, timeout=10.0)
-    response.raise_for_status()
+    hook, _ = _webhook_hooks()
+    hook(method="POST", http_conn_id=conn_id).run(json={"text": text, **fields})
 
 
-def webhook_url(conn: Any) -> str:
-    """``extra.url`` if set, else the connection as a URL: ``AIRFLOW_CONN_X='http://host:port/path'``.
+async def asend(conn_id: str, text: str, fields: dict[str, Any]) -> None:
+    """:func:`send` without blocking the triggerer's event loop."""
+    from airflow.sdk import BaseHook
 
-    Airflow parses the path of a connection URI into ``schema``, so it is the URL's path here.
-    """
-    extra = conn.extra_dejson or {}
-    if extra.get("url"):
-        return extra["url"]
-    if not conn.host:
-        raise ValueError(f"alert connection {conn.conn_id} has no host and no extra.url")
-    scheme = "https" if conn.conn_type == "https" else "http"
-    port = f":{conn.port}" if conn.port else ""
-    path = f"/{conn.schema.lstrip('/')}" if conn.schema else ""
-    return f"{scheme}://{conn.host}{port}{path}"
+    conn = await BaseHook.aget_connection(conn_id)
+    if conn.conn_type == "slackwebhook":
+        from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+        await SlackWebhookHook(slack_webhook_conn_id=conn_id).async_send(text=text)
+        return
+    _, hook = _webhook_hooks()
+    await hook(method="POST", http_conn_id=conn_id).run(json={"text": text, **fields})

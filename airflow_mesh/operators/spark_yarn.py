@@ -1,28 +1,36 @@
-"""Spark on YARN in cluster mode for mesh tables: team-aware, deferrable, re-attaching, killable.
+"""Spark on YARN in cluster mode for mesh tables: the Spark provider's operator plus what it lacks.
 
-Built on the Spark provider's ``SparkSubmitHook`` for the spark-submit command line.
-What it adds over ``SparkSubmitOperator``:
+:class:`SparkYarnOperator` *is* a ``SparkSubmitOperator`` (provider 6.3+) with
+``yarn_track_via_rm_api=True``: the provider builds and runs spark-submit, releases the
+JVM once YARN accepted the application, and, being a ``ResumableJobMixin``, persists the
+application id in the task state store and re-attaches to it on retry (``durable=True``).
+The mesh only adds what the provider does not have, each in one method below:
 
-* **Team defaults** from ``teams/<team>.yaml``: YARN queue, proxy user and Spark conf
-  (the task's own arguments win), application name ``team.dag.task.run``.
-* **No slot while the job runs**: submits with ``spark.yarn.submit.waitAppCompletion=false``,
-  reads the application id, and defers to :class:`YarnApplicationTrigger`, which polls the
-  ResourceManager REST API from the triggerer.
-* **Re-attach instead of resubmit**: every application carries a YARN tag unique to the
-  task instance (dag, task, run, map index; the same for every try). Before submitting, the
-  operator asks the RM for applications with that tag; a live one (NEW ... RUNNING) is tracked
-  instead of submitting a duplicate. A finished-successful one is reused only with
-  ``reuse_succeeded=True`` (a retry normally means someone wants the job run again);
-  a failed or killed one is never reused.
-* **Kill**: on task kill while submitting (``on_kill``), on a user's mark-failed/clear while
-  deferred (trigger ``on_kill``), and on ``execution_timeout`` (the trigger's deadline), via
-  ``PUT /ws/v1/cluster/apps/{id}/state``, falling back to ``yarn application -kill``.
-* **Writes only its team's table**: ``table=`` must name a table this task produces
-  (checked at parse time); its Asset is the outlet; the job gets the table, the run's
-  partition value and period as arguments, so a rerun overwrites its own partition.
+* **Team defaults** from ``teams/<team>.yaml``: YARN queue, proxy user and Spark conf (the
+  task's own arguments win); application name ``team.dag.task.run``; the job gets the table,
+  the run's partition value and period as arguments, so a rerun overwrites its own partition.
+  ``table=`` must name a table this task produces (checked at parse time); its Asset is the outlet.
+* **Deferral** (``deferrable=True``, the default): tracking runs in the triggerer
+  (:class:`~airflow_mesh.triggers.yarn_trigger.YarnApplicationTrigger`), holding no worker slot.
+  The provider tracks only from the worker (its deferrable PR was closed).
+* **The submit→persist gap**: every application carries a YARN tag unique to the task
+  instance (the same for every try). Before submitting, :meth:`submit_job` asks the RM for
+  applications with that tag, so a worker that died after spark-submit but before the id
+  reached the task state store does not cause a duplicate (apache/airflow#17479).
+* **Recompute on clear**: a task state store holding a *succeeded* application makes the
+  provider return "already succeeded" without running the job (#71356), so a backfill would
+  silently skip Spark. Here a succeeded application is reused only with ``reuse_succeeded=True``.
+* **Kill at execution_timeout** while deferred (the trigger's deadline), on a user's
+  mark-failed/clear (trigger ``on_kill``) and on the worker (:meth:`on_kill`), through the
+  RM REST API with HA, falling back to ``yarn application -kill``.
+* **RM HA and an RM outage ridden out**: the mesh's RM client (``hooks/yarn_rm.py``) tries
+  every RM of ``ha_urls`` and backs off instead of giving up after ten failed polls.
 
-A master other than ``yarn`` in the Spark connection (e.g. ``local[2]``) runs spark-submit
-in the foreground and skips YARN tracking: used by tests and ``make demo``.
+Connections: ``spark_conn_id`` is the provider's Spark connection (master ``yarn``, extra
+``deploy-mode: cluster`` and ``yarn_resourcemanager_webapp_address``, which the provider
+requires for ``yarn_track_via_rm_api``); ``yarn_conn_id`` is the RM used for tracking, tag
+lookup and kill (a ``yarn_rm`` connection with HA URLs/SPNEGO, or the Spark connection itself).
+A master other than YARN (e.g. ``local[1]``) runs spark-submit in the foreground: tests and the demo.
 """
 
 from __future__ import annotations
@@ -31,18 +39,25 @@ import hashlib
 import shutil
 import subprocess
 import time
-from datetime import datetime, timezone
-from typing import Any, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk.exceptions import AirflowException, AirflowTaskTimeout
 
-from airflow_mesh.hooks.yarn_rm import RMClient, RMUnavailable, YarnApp, YarnResourceManagerHook
 from airflow_mesh.core.intervals import grid_for, iso, partition_value
+from airflow_mesh.hooks.yarn_rm import (
+    RMClient,
+    RMUnavailable,
+    YarnApp,
+    YarnResourceManagerHook,
+    backoff_delay,
+)
 from airflow_mesh.operators.produce import check_producer, with_table_outlet
 from airflow_mesh.settings import configured_mesh
-from airflow_mesh.utils.run_period import run_period
 from airflow_mesh.triggers.yarn_trigger import YarnApplicationTrigger
+from airflow_mesh.utils.run_period import run_period
 
 TAG_PREFIX = "airflow-mesh-"
 
@@ -53,7 +68,14 @@ def application_tag(dag_id: str, task_id: str, run_id: str, map_index: int) -> s
     return TAG_PREFIX + digest[:24]
 
 
-class SparkYarnOperator(BaseOperator):
+def _status_of(app: YarnApp) -> str:
+    """The provider's ``ResumableJobMixin`` status vocabulary: live YARN states as they are, else SUCCEEDED/FAILED."""
+    if app.live:
+        return app.state
+    return "SUCCEEDED" if app.succeeded else "FAILED"
+
+
+class SparkYarnOperator(SparkSubmitOperator):
     """Run a Spark application for this run's partition of ``table`` on YARN in cluster mode.
 
     :param table: the mesh table the job writes (this task must be its producer).
@@ -62,119 +84,163 @@ class SparkYarnOperator(BaseOperator):
         ``--table T --partition P --period-start S --period-end E``.
     :param conf: Spark conf; merged over the team's ``spark_conf``.
     :param queue: YARN queue (default: the team's). :param proxy_user: (default: the team's).
-    :param spark_conn_id: Spark provider connection (master ``yarn``; ``local[...]`` runs in the foreground).
-    :param yarn_conn_id: ``yarn_rm`` connection of the ResourceManager REST API.
-    :param poll_interval: seconds between RM polls. :param reuse_succeeded: see re-attach rule above.
+    :param spark_conn_id: the Spark provider's connection (master ``yarn``; ``local[...]`` runs in the foreground).
+    :param yarn_conn_id: connection of the ResourceManager REST API (``yarn_rm``, or a Spark connection).
+    :param poll_interval: seconds between RM polls. :param max_backoff: cap of the backoff while the RM is down.
+    :param reuse_succeeded: a later try of the same task instance reuses a succeeded application
+        instead of running the job again.
     :param deferrable: track in the triggerer (default) or poll on the worker.
+    Any other ``SparkSubmitOperator`` argument (``driver_memory``, ``packages``, ``durable``...) passes through.
     """
 
-    template_fields: Sequence[str] = ("application", "application_args", "conf")
+    template_fields: Sequence[str] = (*SparkSubmitOperator.template_fields, "job_args")
     ui_color = "#fde9d9"
 
     def __init__(self, *, table: str, application: str, application_args: Sequence[str] = (),
                  conf: dict[str, str] | None = None, queue: str | None = None, proxy_user: str | None = None,
                  spark_conn_id: str = "mesh_spark", yarn_conn_id: str = YarnResourceManagerHook.default_conn_name,
-                 py_files: str | None = None, jars: str | None = None, executor_memory: str | None = None,
-                 num_executors: int | None = None, poll_interval: float = 30.0, max_backoff: float = 300.0,
-                 reuse_succeeded: bool = False, deferrable: bool = True, **kwargs: Any) -> None:
+                 poll_interval: float = 30.0, max_backoff: float = 300.0, reuse_succeeded: bool = False,
+                 deferrable: bool = True, **kwargs: Any) -> None:
         t, kwargs = with_table_outlet(table, kwargs)
-        super().__init__(**kwargs)
-        check_producer(self, t)
         team = configured_mesh().team(t.team)
+        super().__init__(
+            application=application, conf={**team.spark_conf, **(conf or {})}, conn_id=spark_conn_id,
+            yarn_queue=queue or team.yarn.queue,
+            proxy_user=proxy_user if proxy_user is not None else team.yarn.proxy_user,
+            yarn_track_via_rm_api=True, **kwargs)
+        check_producer(self, t)
         self.table = t.name
         self.team = team.name
-        self.application = application
-        self.application_args = list(application_args)
-        self.conf = {**team.spark_conf, **(conf or {})}
-        self.queue = queue or team.yarn.queue
-        self.proxy_user = proxy_user if proxy_user is not None else team.yarn.proxy_user
+        self.job_args = list(application_args)
         self.spark_conn_id = spark_conn_id
+        self.queue = queue or team.yarn.queue
         self.yarn_conn_id = yarn_conn_id
-        self.py_files, self.jars = py_files, jars
-        self.executor_memory, self.num_executors = executor_memory, num_executors
         self.poll_interval, self.max_backoff = poll_interval, max_backoff
         self.reuse_succeeded = reuse_succeeded
         self.deferrable = deferrable
-        self._hook = None
+        self._tag: str | None = None
         self._app_id: str | None = None
+        self._reused: YarnApp | None = None
+        self._submitting = False
 
-    # --- building the submission -------------------------------------------------------------
-    def _job_args(self, context: Any) -> list[str]:
+    # --- what the mesh sets before the provider takes over -----------------------------------------
+    def _period_args(self, context: Any) -> list[str]:
         t = configured_mesh().table(self.table)
         period = run_period(context, t.schedule)
-        return [*self.application_args, "--table", t.name, "--partition", partition_value(grid_for(t.schedule), period),
+        return ["--table", t.name, "--partition", partition_value(grid_for(t.schedule), period),
                 "--period-start", iso(period.start), "--period-end", iso(period.end)]
 
-    def _make_hook(self, context: Any, tag: str, cluster: bool):
-        from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
-
+    def execute(self, context: Any) -> Any:
+        """Name, tag and arguments of this task instance; then the provider's own execute (resumable on YARN)."""
         ti = context["ti"]
-        conf = dict(self.conf)
-        if cluster:
-            conf.update({"spark.yarn.submit.waitAppCompletion": "false", "spark.yarn.tags": tag})
-        return SparkSubmitHook(
-            conf=conf, conn_id=self.spark_conn_id, name=f"{self.team}.{ti.dag_id}.{ti.task_id}.{ti.run_id}",
-            proxy_user=self.proxy_user if cluster else None, yarn_queue=self.queue if cluster else None,
-            deploy_mode="cluster" if cluster else None, py_files=self.py_files, jars=self.jars,
-            executor_memory=self.executor_memory, num_executors=self.num_executors,
-            application_args=self._job_args(context))
+        self._tag = application_tag(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1))
+        self.name = f"{self.team}.{ti.dag_id}.{ti.task_id}.{ti.run_id}"
+        self.application_args = [*self.job_args, *self._period_args(context)]
+        self.conf = {**(self.conf or {}), "spark.yarn.tags": self._tag}
+        # ``yarn_track_via_rm_api`` is this operator's own (inherited) constructor argument; it is
+        # decided here because only the connection says whether the master is YARN, and the
+        # provider refuses it for any other master (local[1] in tests and the demo).
+        self._yarn_track_via_rm_api = self._master_is_yarn()
+        return super().execute(context)
 
-    @staticmethod
-    def _is_yarn(hook) -> bool:
-        return str(hook._connection["master"]).startswith("yarn")
+    def _master_is_yarn(self) -> bool:
+        """The provider's own rule (``"yarn" in master``), read from the Spark connection.
+
+        On YARN the application must run in cluster mode: in client mode the driver would run
+        on the worker and nothing could be deferred or re-attached.
+        """
+        from airflow.sdk import BaseHook
+
+        conn = BaseHook.get_connection(self.spark_conn_id)
+        if "yarn" not in (conn.host or ""):
+            return False
+        mode = (conn.extra_dejson or {}).get("deploy-mode")
+        if mode != "cluster":
+            raise AirflowException(
+                f"{self.dag_id}.{self.task_id}: Spark connection {self.spark_conn_id} has master yarn and deploy-mode "
+                f"{mode!r}. Fix: set extra \"deploy-mode\": \"cluster\" (and \"yarn_resourcemanager_webapp_address\") "
+                f"in connection {self.spark_conn_id}.")
+        return True
 
     def _rm(self) -> RMClient:
         return YarnResourceManagerHook(self.yarn_conn_id).get_conn()
 
-    # --- running -------------------------------------------------------------------------------
-    def execute(self, context: Any) -> str | None:
-        ti = context["ti"]
-        tag = application_tag(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1))
-        hook = self._make_hook(context, tag, cluster=True)
-        if not self._is_yarn(hook):
-            return self._run_in_foreground(context, tag)
-        rm = self._rm()
-        existing = rm.apps_with_tag(tag)
+    # --- ResumableJobMixin, where the mesh differs from the provider -------------------------------
+    def submit_job(self, context: Any) -> str:
+        """Re-attach to this task instance's application by its YARN tag, else let the provider submit.
+
+        Why: the provider persists the id only after spark-submit returned; a worker lost in
+        between leaves a running application the task state store does not know. Its tag does.
+        """
+        assert self._tag is not None
+        existing = self._rm().apps_with_tag(self._tag)
         live = [a for a in existing if a.live]
         if live:
             app = live[0]
             self.log.info("Re-attaching to %s (%s, tag %s) submitted by an earlier try; not submitting again",
-                          app.id, app.state, tag)
-            return self._track(context, app.id)
+                          app.id, app.state, self._tag)
+            return app.id
         done = [a for a in existing if a.succeeded]
         if done and self.reuse_succeeded:
             self.log.info("%s already finished successfully for this task instance (tag %s); reuse_succeeded=True, "
-                          "so not running it again", done[0].id, tag)
+                          "so not running it again", done[0].id, self._tag)
+            self._reused = done[0]
             return done[0].id
         for a in existing:
             self.log.info("Earlier application %s of this task instance ended %s/%s; submitting a new one",
                           a.id, a.state, a.final_status)
-        self._hook = hook
-        hook.submit(self.application)
-        app_id = hook._yarn_application_id
-        if not app_id:
-            raise AirflowException("spark-submit finished but printed no YARN application id; see the log above")
-        self.log.info("Submitted %s to queue %s as %s with tag %s", app_id, self.queue, self.proxy_user, tag)
-        return self._track(context, app_id)
-
-    def _deadline(self, context: Any) -> str | None:
-        if not self.execution_timeout:
-            return None
-        start = context["ti"].start_date or datetime.now(timezone.utc)
-        return (start + self.execution_timeout).isoformat()
-
-    def _track(self, context: Any, app_id: str) -> str:
+        self._submitting = True
+        try:
+            app_id = str(super().submit_job(context))
+        finally:
+            self._submitting = False
         self._app_id = app_id
-        deadline = self._deadline(context)
+        self.log.info("Submitted %s to queue %s as %s with tag %s", app_id, self.queue, self.proxy_user,
+                      self._tag)
+        return app_id
+
+    def get_job_status(self, external_id: Any, context: Any) -> str:
+        """The stored application's status through the mesh's RM client (HA), in the provider's vocabulary."""
+        return _status_of(self._rm().app(str(external_id)))
+
+    def is_job_succeeded(self, status: str) -> bool:
+        """A stored succeeded application ends the task only with ``reuse_succeeded=True``.
+
+        Why: otherwise clearing a task (a backfill, a fix of bad input) would return "already
+        succeeded" and never recompute the partition (apache/airflow#71356).
+        """
+        return self.reuse_succeeded and super().is_job_succeeded(status)
+
+    def poll_until_complete(self, external_id: Any, context: Any) -> Any:
+        """Defer to the triggerer (default), or poll on the worker with the mesh's RM client."""
+        app_id = str(external_id)
+        self._app_id = app_id
+        if self._reused is not None and self._reused.id == app_id:
+            return self._finish(self._reused)
         if self.deferrable:
             # The trigger enforces execution_timeout itself (and kills the app), so no defer timeout here.
             self.defer(trigger=YarnApplicationTrigger(app_id=app_id, yarn_conn_id=self.yarn_conn_id,
                                                       poll_interval=self.poll_interval, max_backoff=self.max_backoff,
-                                                      deadline=deadline),
+                                                      deadline=self._deadline(context)),
                        method_name="execute_complete")
         return self._poll_on_worker(app_id)
 
+    def get_job_result(self, external_id: Any, context: Any) -> str:  # type: ignore[override]  # the mixin allows Any
+        """The application id is the task's XCom: the job's logs and history are found by it."""
+        return str(external_id)
+
+    def _deadline(self, context: Any) -> str | None:
+        if not self.execution_timeout:
+            return None
+        start = context["ti"].start_date or datetime.now(UTC)
+        return (start + self.execution_timeout).isoformat()
+
     def _poll_on_worker(self, app_id: str) -> str:
+        """Poll from the worker (``deferrable=False``).
+
+        Why not the provider's loop: it reads one RM address (no HA) and fails the task after
+        ten failed polls, so an RM failover of a few minutes would fail a job that is still running.
+        """
         rm, failures = self._rm(), 0
         while True:
             try:
@@ -183,7 +249,7 @@ class SparkYarnOperator(BaseOperator):
             except RMUnavailable as err:
                 failures += 1
                 self.log.warning("ResourceManager unavailable (%s); retrying", err)
-                time.sleep(min(self.max_backoff, self.poll_interval * 2 ** min(failures, 16)))
+                time.sleep(backoff_delay(self.poll_interval, failures, self.max_backoff))
                 continue
             if app.terminal:
                 return self._finish(app)
@@ -207,21 +273,23 @@ class SparkYarnOperator(BaseOperator):
             f"YARN application {app.id} ended {app.state}/{app.final_status}. Diagnostics: {app.diagnostics or '-'}. "
             f"Tracking URL: {app.tracking_url or '-'}")
 
-    def _run_in_foreground(self, context: Any, tag: str) -> None:
-        hook = self._make_hook(context, tag, cluster=False)
-        self._hook = hook
-        self.log.info("Spark master %s is not YARN: running spark-submit in the foreground", hook._connection["master"])
-        hook.submit(self.application)
-        return None
-
     # --- stopping ------------------------------------------------------------------------------
     def on_kill(self) -> None:
-        """Task killed or timed out while submitting/polling on the worker: stop spark-submit and the application."""
-        if self._hook is not None and getattr(self._hook, "_submit_sp", None) is not None:
-            if self._hook._submit_sp.poll() is None:
-                self._hook._submit_sp.kill()
-        app_id = self._app_id or (self._hook._yarn_application_id if self._hook is not None else None)
-        if app_id:
+        """Task killed or timed out on the worker: stop spark-submit and the application.
+
+        Why not only the provider's: it kills the application only once spark-submit printed
+        its id, through one RM address and without a CLI fallback. Here a kill during submit
+        also finds the application by its tag.
+        """
+        if self._submitting:
+            super().on_kill()  # the provider stops the running spark-submit
+        ids = [self._app_id] if self._app_id else []
+        if not ids and self._tag:
+            try:
+                ids = [a.id for a in self._rm().apps_with_tag(self._tag) if a.live]
+            except RMUnavailable as err:
+                self.log.error("Could not look up the application of tag %s to kill it: %s", self._tag, err)
+        for app_id in ids:
             kill_application(self._rm(), app_id, self.log)
 
 
@@ -236,6 +304,7 @@ def kill_application(rm: RMClient, app_id: str, log: Any) -> bool:
         if yarn is None:
             log.error("Could not kill %s: RM unavailable (%s) and no 'yarn' CLI on PATH", app_id, err)
             return False
-        result = subprocess.run([yarn, "application", "-kill", app_id], capture_output=True, text=True, timeout=120)
+        result = subprocess.run([yarn, "application", "-kill", app_id], capture_output=True, text=True,
+                                timeout=120, check=False)
         log.info("RM unavailable (%s); 'yarn application -kill %s' exited %s", err, app_id, result.returncode)
         return result.returncode == 0

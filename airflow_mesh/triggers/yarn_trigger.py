@@ -7,20 +7,32 @@ forgets the application id. Fires once the application is terminal, or when the
 task's ``deadline`` passes, in which case it kills the application first.
 ``on_kill`` (a user marks the task failed/success or clears it) kills it too;
 triggerer restarts and redistribution do not.
+
+Why the mesh has its own trigger: the Spark provider (6.3.4) tracks YARN only from the
+worker (``yarn_track_via_rm_api``, holding the slot); its deferrable mode was never merged
+(apache/airflow#67168, PR #68277 closed).
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_mesh.hooks.yarn_rm import RMClient, RMUnavailable, settings_from_connection
+from airflow_mesh.hooks.yarn_rm import (
+    RMClient,
+    RMUnavailable,
+    YarnResourceManagerHook,
+    backoff_delay,
+)
 
 
 class YarnApplicationTrigger(BaseTrigger):
+    """Fires ``succeeded`` / ``failed`` / ``killed`` with the application's report, or ``timeout`` past ``deadline``."""
+
     def __init__(self, app_id: str, yarn_conn_id: str, poll_interval: float = 30.0, max_backoff: float = 300.0,
                  deadline: str | None = None) -> None:
         super().__init__()
@@ -36,15 +48,10 @@ class YarnApplicationTrigger(BaseTrigger):
                  "max_backoff": self.max_backoff, "deadline": self.deadline})
 
     async def _client(self) -> RMClient:
-        from asgiref.sync import sync_to_async
-
-        from airflow.sdk import BaseHook
-
-        conn = await sync_to_async(BaseHook.get_connection)(self.yarn_conn_id)
-        return RMClient(settings_from_connection(conn))
+        return await YarnResourceManagerHook(self.yarn_conn_id).aget_conn()
 
     def _past_deadline(self) -> bool:
-        return bool(self.deadline) and datetime.now(timezone.utc) >= datetime.fromisoformat(self.deadline)
+        return self.deadline is not None and datetime.now(UTC) >= datetime.fromisoformat(self.deadline)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         client = await self._client()
@@ -72,7 +79,7 @@ class YarnApplicationTrigger(BaseTrigger):
                 app = await client.aapp(self.app_id)
             except RMUnavailable as err:
                 failures += 1
-                wait = min(self.max_backoff, self.poll_interval * 2 ** min(failures, 16))
+                wait = backoff_delay(self.poll_interval, failures, self.max_backoff)
                 self.log.warning("ResourceManager unavailable (%s), attempt %d; still tracking %s, next try in %.1fs",
                                  err, failures, self.app_id, wait)
                 await asyncio.sleep(wait)

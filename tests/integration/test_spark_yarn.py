@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -28,7 +28,8 @@ def rm(monkeypatch, tmp_path):
     with YarnRMSimulator() as sim:
         port = sim.url.rsplit(":", 1)[1]
         monkeypatch.setenv("AIRFLOW_CONN_YARN_RM_DEFAULT", json.dumps({"conn_type": "yarn_rm", "host": "127.0.0.1", "port": int(port)}))
-        monkeypatch.setenv("AIRFLOW_CONN_MESH_SPARK", json.dumps({"conn_type": "spark", "host": "yarn", "extra": {"deploy-mode": "cluster"}}))
+        monkeypatch.setenv("AIRFLOW_CONN_MESH_SPARK", json.dumps({"conn_type": "spark", "host": "yarn", "extra": {
+            "deploy-mode": "cluster", "yarn_resourcemanager_webapp_address": sim.url}}))
         monkeypatch.setenv("YARN_RM_SIMULATOR_URL", sim.url)
         install_shim(tmp_path / "bin")
         monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
@@ -63,7 +64,7 @@ def test_submit_accepted_running_finished_with_team_queue_user_name_and_tag(rm, 
     assert app["tags"] == [application_tag("risk_daily", "score_fraud", dr.run_id, -1)]
     assert "--deploy-mode cluster" in app["command"] and "spark.yarn.submit.waitAppCompletion=false" in app["command"]
     assert "--table risk.fraud_scores_daily --partition 2026-10-01" in app["command"]
-    assert "spark.dynamicAllocation.maxExecutors" in app["command"] or "spark.executor" in app["command"]  # team conf
+    assert "--conf spark.executor.memory=8g" in app["command"]          # team conf (teams/risk.yaml spark_conf)
     assert rm.polls(app["id"]) == 3                                      # ACCEPTED, RUNNING, FINISHED
 
 
@@ -93,11 +94,21 @@ def test_rm_outage_mid_job_is_ridden_out_without_losing_the_application(rm, risk
     assert rm.polls(next(iter(rm.apps))) == 2 + 4 + 1       # the same application, tracked through the outage
 
 
-def context_for(run_id: str, day: datetime):
+class StateStore(dict):
+    """The task state store of one task instance as the worker hands it over (``get``/``set``), kept across tries."""
+
+    def set(self, key, value):
+        self[key] = value
+
+
+def context_for(run_id: str, day: datetime, store: StateStore | None = None):
     """What a worker hands the operator for one task instance (the same for every try)."""
     ti = SimpleNamespace(dag_id="risk_daily", task_id="score_fraud", run_id=run_id, map_index=-1,
-                         start_date=datetime.now(timezone.utc))
-    return {"ti": ti, "logical_date": day, "data_interval_start": day, "data_interval_end": day}
+                         start_date=datetime.now(UTC), stats_tags={})
+    ctx = {"ti": ti, "logical_date": day, "data_interval_start": day, "data_interval_end": day}
+    if store is not None:
+        ctx["task_state_store"] = store
+    return ctx
 
 
 def fresh_operator(**kw):
@@ -110,13 +121,44 @@ def fresh_operator(**kw):
     return op
 
 
-def test_retry_after_worker_loss_reattaches_instead_of_submitting_again(rm) -> None:
+def test_retry_after_worker_loss_reattaches_through_the_task_state_store(rm) -> None:
+    """The provider's durable path: try 1 persisted the id; try 2 reads it and re-attaches."""
     from airflow.sdk.exceptions import TaskDeferred
 
     rm.script_next([["ACCEPTED", "UNDEFINED"], ["RUNNING", "UNDEFINED"]])  # stays RUNNING until told otherwise
-    ctx = context_for("scheduled__2026-10-06T00:00:00+00:00", d(2026, 10, 6))
+    store = StateStore()
+    ctx = context_for("scheduled__2026-10-11T00:00:00+00:00", d(2026, 10, 11), store)
+    with pytest.raises(TaskDeferred) as first:
+        fresh_operator().execute(ctx)       # try 1 submits, persists the id, defers ... and its worker dies
+    app_id = first.value.trigger.app_id
+    assert store == {"spark_job_id": app_id}
+    with pytest.raises(TaskDeferred) as second:
+        fresh_operator().execute(ctx)       # try 2 on another worker
+    assert second.value.trigger.app_id == app_id and len(rm.apps) == 1
+
+    rm.set_state(app_id, "FINISHED", "SUCCEEDED")
+    event = asyncio.run(first_event(second.value.trigger))
+    assert fresh_operator().execute_complete(ctx, event.payload) == app_id
+
+    # Cleared after success (a backfill): the stored succeeded id does not skip the job (apache/airflow#71356) ...
+    with pytest.raises(TaskDeferred) as third:
+        fresh_operator().execute(ctx)
+    assert third.value.trigger.app_id != app_id and len(rm.apps) == 2
+    assert store == {"spark_job_id": third.value.trigger.app_id}
+    # ... unless the task asks to reuse a succeeded application.
+    rm.set_state(third.value.trigger.app_id, "FINISHED", "SUCCEEDED")
+    assert fresh_operator(reuse_succeeded=True).execute(ctx) == third.value.trigger.app_id and len(rm.apps) == 2
+
+
+def test_retry_after_worker_loss_before_the_id_was_persisted_reattaches_by_yarn_tag(rm) -> None:
+    """The gap the provider leaves: spark-submit returned, the worker died before the id reached the store."""
+    from airflow.sdk.exceptions import TaskDeferred
+
+    rm.script_next([["ACCEPTED", "UNDEFINED"], ["RUNNING", "UNDEFINED"]])  # stays RUNNING until told otherwise
+    ctx = context_for("scheduled__2026-10-06T00:00:00+00:00", d(2026, 10, 6), StateStore())
     with pytest.raises(TaskDeferred) as first:
         fresh_operator().execute(ctx)       # try 1 submits, defers ... and its worker dies
+    ctx["task_state_store"] = StateStore()  # ... before the id was persisted
     with pytest.raises(TaskDeferred) as second:
         fresh_operator().execute(ctx)       # try 2 on another worker
     app_id = first.value.trigger.app_id
@@ -127,6 +169,7 @@ def test_retry_after_worker_loss_reattaches_instead_of_submitting_again(rm) -> N
     assert fresh_operator().execute_complete(ctx, event.payload) == app_id
 
     # A later try of the same task instance runs the job again (unless reuse_succeeded=True).
+    ctx["task_state_store"] = StateStore()
     assert fresh_operator(reuse_succeeded=True).execute(ctx) == app_id and len(rm.apps) == 1
     with pytest.raises(TaskDeferred) as third:
         fresh_operator().execute(ctx)
@@ -191,6 +234,17 @@ def test_kill_falls_back_to_the_yarn_cli_when_the_rm_is_down(rm, tmp_path, monke
     rm.fail_next(100)
     assert kill_application(YarnResourceManagerHook().get_conn(), "application_1_0001", logging.getLogger("t"))
     assert calls.read_text().strip() == "application -kill application_1_0001"
+
+
+def test_yarn_client_mode_is_refused_with_a_fix(rm, monkeypatch) -> None:
+    """In client mode the driver would run on the worker: nothing to defer, nothing to re-attach."""
+    from airflow.sdk.exceptions import AirflowException
+
+    monkeypatch.setenv("AIRFLOW_CONN_MESH_SPARK", json.dumps({"conn_type": "spark", "host": "yarn", "extra": {
+        "deploy-mode": "client", "yarn_resourcemanager_webapp_address": rm.url}}))
+    with pytest.raises(AirflowException, match="deploy-mode 'client'. Fix: set extra \"deploy-mode\": \"cluster\""):
+        fresh_operator().execute(context_for("manual__client-1", d(2026, 10, 12), StateStore()))
+    assert rm.apps == {}
 
 
 def test_real_spark_submit_in_local_mode_writes_the_partition(risk_daily) -> None:

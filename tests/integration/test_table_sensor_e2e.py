@@ -180,7 +180,11 @@ def test_trigger_waits_then_fires_when_the_last_producer_run_lands(dags, monkeyp
 
     import psutil
     import structlog
-    from airflow.sdk.execution_time.supervisor import InProcessSupervisorComms, InProcessTestSupervisor, set_supervisor_comms
+    from airflow.sdk.execution_time.supervisor import (
+        InProcessSupervisorComms,
+        InProcessTestSupervisor,
+        set_supervisor_comms,
+    )
 
     from airflow_mesh.core.coverage import requirements_for
     from airflow_mesh.core.intervals import Period
@@ -209,7 +213,9 @@ def test_trigger_waits_then_fires_when_the_last_producer_run_lands(dags, monkeyp
     async def scenario():
         events = trigger.run()
         first = asyncio.ensure_future(anext(events))
-        while not checks:  # the trigger has looked once and found 23 of 24
+        deadline = asyncio.get_running_loop().time() + 60
+        while not checks:  # the trigger has looked once and found 23 of 24 (bounded: fails after 60 s)
+            assert asyncio.get_running_loop().time() < deadline, "the trigger made no check within 60 s"
             await asyncio.sleep(0.01)
         assert not first.done() and checks[0] == 23
         await asyncio.to_thread(seed, "payments_hourly", [ticks[-1]])
@@ -220,6 +226,80 @@ def test_trigger_waits_then_fires_when_the_last_producer_run_lands(dags, monkeyp
     assert event.payload["status"] == "success"
     assert "All 24 producer run(s) of payments.transactions succeeded" in event.payload["message"]
     assert checks[-1] == 24
+
+
+def test_triggers_ask_through_the_triggerers_async_comms_and_share_identical_questions(dags, monkeypatch) -> None:
+    """The triggerer's own comms (``TriggerCommsDecoder.asend``, length-prefixed msgpack frames over a socket)
+    with a supervisor thread answering through the real Execution API, one request at a time as Airflow's does."""
+    import asyncio
+    import socket
+    import threading
+
+    import msgspec
+    from airflow.jobs.triggerer_job_runner import (
+        ToTriggerSupervisor,
+        TriggerCommsDecoder,
+    )
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.comms import _RequestFrame, _ResponseFrame
+    from airflow.sdk.execution_time.request_handlers import handle_get_task_states
+    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
+    from pydantic import TypeAdapter
+
+    from airflow_mesh.core.coverage import requirements_for
+    from airflow_mesh.core.intervals import Period
+    from airflow_mesh.settings import configured_mesh
+    from airflow_mesh.triggers.table_trigger import TableCoverageTrigger
+
+    day = d(2026, 6, 10)
+    seed("payments_hourly", hours(day + timedelta(hours=1), 24))
+    mesh = configured_mesh()
+    done_day = [r.to_json() for r in requirements_for(mesh, ["payments.transactions"], Period(day, day + timedelta(days=1)))]
+    next_day = [r.to_json() for r in requirements_for(mesh, ["payments.transactions"],
+                                                      Period(day + timedelta(days=1), day + timedelta(days=2)))]
+
+    supervisor_end, runner_end = socket.socketpair()
+    asked: list = []
+
+    def supervisor() -> None:
+        client = InProcessTestSupervisor._api_client()
+        requests = TypeAdapter(ToTriggerSupervisor)
+        frames = msgspec.msgpack.Decoder(_RequestFrame)
+        stream = supervisor_end.makefile("rb")
+        while (head := stream.read(4)):
+            frame = frames.decode(stream.read(int.from_bytes(head, "big")))
+            msg = requests.validate_python(frame.body)
+            asked.append(msg)
+            answer, _ = handle_get_task_states(client, msg)
+            supervisor_end.sendall(_ResponseFrame(id=frame.id, body=answer.model_dump()).as_bytes())
+
+    thread = threading.Thread(target=supervisor, daemon=True)
+    thread.start()
+
+    async def scenario():
+        reader, writer = await asyncio.open_connection(sock=runner_end)
+        comms = TriggerCommsDecoder(async_writer=writer, async_reader=reader, socket=runner_end)
+        await comms.start_reader()
+        monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", comms, raising=False)
+        waiting = asyncio.ensure_future(anext(TableCoverageTrigger(next_day, poke_interval=3600).run()))
+        events = await asyncio.wait_for(asyncio.gather(
+            *(anext(TableCoverageTrigger(done_day, poke_interval=3600).run()) for _ in range(50))), timeout=120)
+        waiting.cancel()
+        writer.close()
+        return events
+
+    try:
+        events = asyncio.run(scenario())
+    finally:
+        supervisor_end.shutdown(socket.SHUT_RDWR)
+        thread.join(timeout=30)
+        supervisor_end.close()
+    assert [e.payload["status"] for e in events] == ["success"] * 50
+    assert "All 24 producer run(s) of payments.transactions succeeded" in events[0].payload["message"]
+    # 50 sensors with the same question: one request; the sensor of the next day: its own.
+    assert sorted((m.dag_id, m.task_ids, len(m.logical_dates)) for m in asked) == [
+        ("payments_hourly", ["load_transactions"], 24)] * 2
+    assert len({tuple(m.logical_dates) for m in asked}) == 2
 
 
 def test_reading_another_teams_private_table_fails_at_parse_time(tmp_path: Path) -> None:
