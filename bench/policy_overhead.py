@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthetic_mesh import generate, generate_dags  # noqa: E402
+from synthetic_mesh import generate, generate_dags
 
 TARGET_MS = 5.0
 DRIVER = r"""

@@ -9,14 +9,13 @@ Run: .venv/bin/python bench/registry_load.py [--tables 5000]
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthetic_mesh import generate  # noqa: E402
+from synthetic_mesh import generate
 
 
 def timed(fn, repeat: int = 1) -> tuple[float, object]:
@@ -45,7 +44,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         import functools
 
-        from airflow_mesh.core.registry.loader import clear_memory_cache, load_mesh, validate_root
+        from airflow_mesh.core.registry.loader import (
+            clear_memory_cache,
+            load_mesh,
+            validate_root,
+        )
 
         cache = Path(tmp) / "cache"
         load_mesh = functools.partial(load_mesh, cache_dir=cache)

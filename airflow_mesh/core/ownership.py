@@ -10,8 +10,9 @@ Pure: used by the sensors, the cluster policy and ``airflow-mesh check``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from airflow_mesh.core.registry.mesh import Mesh

@@ -42,7 +42,12 @@ from airflow_mesh.core.registry.files import (
     team_paths,
 )
 from airflow_mesh.core.registry.mesh import Mesh, build_mesh
-from airflow_mesh.core.registry.models import MeshError, MeshValidationError, Table, Team
+from airflow_mesh.core.registry.models import (
+    MeshError,
+    MeshValidationError,
+    Table,
+    Team,
+)
 from airflow_mesh.core.registry.team_files import load_team_text
 
 CACHE_FORMAT = 2  # 1 was a pickle keyed by (path, size, mtime)

@@ -11,9 +11,9 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from airflow_mesh.core import rules  # module import: rules imports the registry models
 from airflow_mesh.core.intervals import grid_for
 from airflow_mesh.core.registry.models import MeshError, Table, Team
-from airflow_mesh.core import rules  # module import: rules imports the registry models
 
 
 class UnknownTableError(KeyError):

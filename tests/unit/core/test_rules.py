@@ -6,10 +6,18 @@ import shutil
 from pathlib import Path
 
 from conftest import EXAMPLE_ROOT
+
 from airflow_mesh.core.ownership import owning_team
 from airflow_mesh.core.registry import validate_root
 from airflow_mesh.core.registry.models import MeshError
-from airflow_mesh.core.rules import DagFacts, TaskFacts, check_dag, may_read, producer_error, read_error
+from airflow_mesh.core.rules import (
+    DagFacts,
+    TaskFacts,
+    check_dag,
+    may_read,
+    producer_error,
+    read_error,
+)
 
 
 def example_mesh():

@@ -12,15 +12,23 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLE_ROOT, ROOT
 from sqlglot.dialects.spark import Spark
 
-from conftest import EXAMPLE_ROOT, ROOT
 from airflow_mesh.core.registry import ddl_files
-from airflow_mesh.core.registry.ddl_fast import SIMPLE_TYPES, SQL_KEYWORDS, read_simple_ddl
-from airflow_mesh.core.registry.ddl_files import check_contract, parse_ddl_text, read_ddl_with_sqlglot
+from airflow_mesh.core.registry.ddl_fast import (
+    SIMPLE_TYPES,
+    SQL_KEYWORDS,
+    read_simple_ddl,
+)
+from airflow_mesh.core.registry.ddl_files import (
+    check_contract,
+    parse_ddl_text,
+    read_ddl_with_sqlglot,
+)
 
 sys.path.insert(0, str(ROOT / "bench"))
-from synthetic_mesh import generate  # noqa: E402
+from synthetic_mesh import generate
 
 BASE = (EXAMPLE_ROOT / "ddl" / "payments" / "transactions.sql").read_text()
 

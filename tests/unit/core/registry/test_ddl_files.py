@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLE_ROOT
+
 from airflow_mesh.core.registry import validate_root
 from airflow_mesh.core.registry.ddl_files import parse_ddl_text
 
@@ -48,7 +48,7 @@ def test_an_input_typo_is_reported_while_another_file_is_broken(mesh_copy: Path)
     # shares its short name: it must be reported now, not after merchant_risk.sql is fixed.
     kpi = ddl / "business-intelligence" / "kpi_weekly.sql"
     kpi.write_text(kpi.read_text().replace("'mesh.inputs' = '", "'mesh.inputs' = 'payments.merchant_risk, "))
-    mesh, errors = validate_root(mesh_copy)
+    _, errors = validate_root(mesh_copy)
     text = [str(e) for e in errors]
     assert any("merchant_risk.sql" in e and "mesh.access 'everyone'" in e for e in text), text
     assert any(e.startswith("ddl/business-intelligence/kpi_weekly.sql:")
@@ -59,5 +59,5 @@ def test_an_input_naming_the_broken_table_itself_is_not_reported_twice(mesh_copy
     ddl = mesh_copy / "ddl"
     txn = ddl / "payments" / "transactions.sql"
     txn.write_text(txn.read_text().replace(" COMMENT 'ISO 4217 currency code'", ""))
-    mesh, errors = validate_root(mesh_copy)
+    _, errors = validate_root(mesh_copy)
     assert [e.file for e in errors] == ["ddl/payments/transactions.sql"]

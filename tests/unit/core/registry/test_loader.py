@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLE_ROOT
+
 from airflow_mesh.core.registry import MeshValidationError, load_mesh, validate_root
 from airflow_mesh.core.registry.loader import clear_memory_cache
 

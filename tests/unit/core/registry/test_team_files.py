@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLE_ROOT
+
 from airflow_mesh.core.registry import validate_root
 from airflow_mesh.core.registry.team_files import load_team_text
 
