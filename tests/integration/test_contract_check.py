@@ -23,50 +23,51 @@ HEAD = """
     from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
     from airflow.sdk.definitions.timetables.trigger import CronTriggerTimetable
     from airflow_mesh.operators.produce import ProduceTableOperator
+    from airflow_mesh.testing.local_warehouse import write_partition
 """
 #: name -> (extra TBLPROPERTIES, DAG file body after HEAD)
 CASES = {
     # DDL says hourly, DAG runs daily: readers would wait for 23 runs that never come.
     "hourly_vs_daily": ("'mesh.schedule' = '@hourly'", """
         with DAG(dag_id="dag_hourly_vs_daily", schedule="@daily", start_date=datetime(2026, 1, 1)):
-            ProduceTableOperator(task_id="build", table="db.hourly_vs_daily")
+            ProduceTableOperator(task_id="build", table="db.hourly_vs_daily", python_callable=write_partition)
     """),
     # Amsterdam day in the contract, UTC day in the DAG.
     "ams_vs_utc": ("'mesh.schedule' = '@daily',\n  'mesh.timezone' = 'Europe/Amsterdam'", """
         with DAG(dag_id="dag_ams_vs_utc", schedule="@daily", start_date=datetime(2026, 1, 1)):
-            ProduceTableOperator(task_id="build", table="db.ams_vs_utc")
+            ProduceTableOperator(task_id="build", table="db.ams_vs_utc", python_callable=write_partition)
     """),
     # The same contract, met two ways: explicit timetable, and a start_date in the zone.
     "ams_ok": ("'mesh.schedule' = '@daily',\n  'mesh.timezone' = 'Europe/Amsterdam'", """
         with DAG(dag_id="dag_ams_ok", schedule=CronTriggerTimetable("0 0 * * *", timezone="Europe/Amsterdam"),
                  start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Amsterdam")):
-            ProduceTableOperator(task_id="build", table="db.ams_ok")
+            ProduceTableOperator(task_id="build", table="db.ams_ok", python_callable=write_partition)
     """),
     "ams_ok_start": ("'mesh.schedule' = '@daily',\n  'mesh.timezone' = 'Europe/Amsterdam'", """
         with DAG(dag_id="dag_ams_ok_start", schedule="@daily", start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Amsterdam")):
-            ProduceTableOperator(task_id="build", table="db.ams_ok_start")
+            ProduceTableOperator(task_id="build", table="db.ams_ok_start", python_callable=write_partition)
     """),
     # Data-interval timetable but the contract did not say so: logical dates would be one period off.
     "di_unsaid": ("'mesh.schedule' = '@daily'", """
         with DAG(dag_id="dag_di_unsaid", schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
                  start_date=datetime(2026, 1, 1)):
-            ProduceTableOperator(task_id="build", table="db.di_unsaid")
+            ProduceTableOperator(task_id="build", table="db.di_unsaid", python_callable=write_partition)
     """),
     "di_ok": ("'mesh.schedule' = '@daily',\n  'mesh.timetable' = 'data_interval'", """
         with DAG(dag_id="dag_di_ok", schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
                  start_date=datetime(2026, 1, 1)):
-            ProduceTableOperator(task_id="build", table="db.di_ok")
+            ProduceTableOperator(task_id="build", table="db.di_ok", python_callable=write_partition)
     """),
     # Asset-triggered producer: no periods.
     "asset_sched": ("'mesh.schedule' = '@daily'", """
         from airflow.sdk import Asset
         with DAG(dag_id="dag_asset_sched", schedule=[Asset("s3://bucket/x")], start_date=datetime(2026, 1, 1)):
-            ProduceTableOperator(task_id="build", table="db.asset_sched")
+            ProduceTableOperator(task_id="build", table="db.asset_sched", python_callable=write_partition)
     """),
     # Starts a month after the contract's start date: January's readers would wait forever.
     "late_start": ("'mesh.schedule' = '@daily'", """
         with DAG(dag_id="dag_late_start", schedule="@daily", start_date=datetime(2026, 2, 1)):
-            ProduceTableOperator(task_id="build", table="db.late_start")
+            ProduceTableOperator(task_id="build", table="db.late_start", python_callable=write_partition)
     """),
     # A mapped producer task: refused.
     "mapped": ("'mesh.schedule' = '@daily'", """

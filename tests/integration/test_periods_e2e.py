@@ -33,27 +33,30 @@ DAG_FILES = {
         from datetime import datetime
         from airflow.sdk import DAG
         from airflow_mesh.operators.produce import ProduceTableOperator
+        from airflow_mesh.testing.local_warehouse import write_partition
         with DAG(dag_id="tz_events", schedule="@hourly", start_date=datetime(2026, 1, 1), catchup=False):
-            ProduceTableOperator(task_id="build", table="tz.events", retries=0)
+            ProduceTableOperator(task_id="build", table="tz.events", python_callable=write_partition, retries=0)
     """,
     "tz_daily_ams.py": """
         import pendulum
         from airflow.sdk import DAG
         from airflow_mesh.operators.produce import ProduceTableOperator
+        from airflow_mesh.testing.local_warehouse import write_partition
         from airflow_mesh.sensors import TableSensor
         with DAG(dag_id="tz_daily_ams", schedule="@daily", catchup=False,
                  start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Amsterdam")):
             wait = TableSensor(task_id="wait", table="tz.events", timeout=0, mode="poke", retries=0)
-            wait >> ProduceTableOperator(task_id="build", table="tz.daily_ams", retries=0)
+            wait >> ProduceTableOperator(task_id="build", table="tz.daily_ams", python_callable=write_partition, retries=0)
     """,
     "tz_di_daily.py": """
         from datetime import datetime
         from airflow.sdk import DAG
         from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
         from airflow_mesh.operators.produce import ProduceTableOperator
+        from airflow_mesh.testing.local_warehouse import write_partition
         with DAG(dag_id="tz_di_daily", schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
                  start_date=datetime(2026, 1, 1), catchup=False):
-            ProduceTableOperator(task_id="build", table="tz.di_daily", retries=0)
+            ProduceTableOperator(task_id="build", table="tz.di_daily", python_callable=write_partition, retries=0)
     """,
     "tz_di_reader.py": """
         from datetime import datetime
