@@ -122,7 +122,6 @@ def submit(plan: Plan, request: BackfillRequest, user: str, seen_fingerprint: st
     Raises :class:`PlanNotExecutable` (422: nothing changed) or :class:`JobConflict` (409: another job or
     backfill is active on a DAG, or the plan is not the one the user confirmed).
     """
-    from airflow.models.backfill import Backfill, ReprocessBehavior
     from airflow.utils.session import create_session
 
     if plan.runs == 0:
@@ -145,34 +144,44 @@ def submit(plan: Plan, request: BackfillRequest, user: str, seen_fingerprint: st
         busy = overlapping(session, sorted(plan.dags))
         if busy:
             raise JobConflict({"message": overlap_message(busy), "overlapping": busy})
-        job_id = session.execute(insert(job).values(
-            created_at=stamp, updated_at=stamp, user=user, roots=json.dumps(plan.roots), start=request.start,
-            end=request.end, request=json.dumps(request.model_dump(mode="json")), fingerprint=fp,
-            status=JobStatus.QUEUED.value, is_paused=False, max_active_runs=mar, total_runs=plan.runs,
-            left_out=json.dumps(plan.left_out))).inserted_primary_key[0]
-        for wave, dag_ids in enumerate(plan.waves):
-            for dag_id in dag_ids:
-                p = plan.dags[dag_id]
-                native = Backfill(dag_id=dag_id, from_date=request.start, to_date=request.end, dag_run_conf={},
-                                  is_paused=False, max_active_runs=mar, triggering_user_name=user,
-                                  reprocess_behavior=(ReprocessBehavior.FAILED if request.only_failed
-                                                      else ReprocessBehavior.COMPLETED))
-                session.add(native)
-                session.flush()
-                session.execute(insert(job_dag).values(
-                    job_id=job_id, dag_id=dag_id, active_dag_id=dag_id, team=p.team, wave=wave,
-                    tasks=json.dumps(tasks[dag_id]),
-                    ranges=json.dumps([[iso(r.first), iso(r.last), r.count] for r in p.ranges]),
-                    total=p.runs, done=0, created=0, cleared=0, skipped=0, backfill_id=native.id))
         try:
+            job_id = _insert_job(session, plan, request, user, fp, mar, tasks, stamp)
             session.commit()
-        except IntegrityError:
+        except IntegrityError:  # another job took a DAG of this plan between our check and our insert
             session.rollback()
             busy = overlapping(session, sorted(plan.dags))
             raise JobConflict({"message": overlap_message(busy) if busy else
                                "another job took a DAG of this plan at the same moment: plan again",
                                "overlapping": busy})
     return Accepted(int(job_id), JobStatus.QUEUED)
+
+
+def _insert_job(session, plan: Plan, request: BackfillRequest, user: str, fp: str, mar: int,
+                tasks: dict[str, list[str]], stamp: datetime) -> int:
+    """The job row, and per DAG its native backfill and its part (which takes the DAG: unique index)."""
+    from airflow.models.backfill import Backfill, ReprocessBehavior
+
+    job_id = session.execute(insert(job).values(
+        created_at=stamp, updated_at=stamp, user=user, roots=json.dumps(request.roots), start=request.start,
+        end=request.end, request=json.dumps(request.model_dump(mode="json")), fingerprint=fp,
+        status=JobStatus.QUEUED.value, is_paused=False, max_active_runs=mar, total_runs=plan.runs,
+        left_out=json.dumps(plan.left_out))).inserted_primary_key[0]
+    for wave, dag_ids in enumerate(plan.waves):
+        for dag_id in dag_ids:
+            p = plan.dags[dag_id]
+            session.execute(insert(job_dag).values(
+                job_id=job_id, dag_id=dag_id, active_dag_id=dag_id, team=p.team, wave=wave,
+                tasks=json.dumps(tasks[dag_id]), ranges=json.dumps([[iso(r.first), iso(r.last), r.count] for r in p.ranges]),
+                total=p.runs, done=0, created=0, cleared=0, skipped=0))
+            native = Backfill(dag_id=dag_id, from_date=request.start, to_date=request.end, dag_run_conf={},
+                              is_paused=False, max_active_runs=mar, triggering_user_name=user,
+                              reprocess_behavior=(ReprocessBehavior.FAILED if request.only_failed
+                                                  else ReprocessBehavior.COMPLETED))
+            session.add(native)
+            session.flush()
+            session.execute(update(job_dag).where(job_dag.c.job_id == job_id, job_dag.c.dag_id == dag_id)
+                            .values(backfill_id=native.id))
+    return int(job_id)
 
 
 def get_job(session, job_id: int) -> dict | None:
