@@ -62,7 +62,9 @@ def progress(session, record: dict) -> dict:
         eta = elapsed / finished * (planned - finished)
     return {
         "materialized": materialized, "total": record["total_runs"],
-        "materializing": f"materializing {materialized:,} of {record['total_runs']:,} runs",
+        "materializing": (f"materializing {materialized:,} of {record['total_runs']:,} runs"
+                          if record["status"] in ("queued", "materializing", "interrupted")
+                          else f"{materialized:,} of {record['total_runs']:,} runs materialized"),
         "finished": finished, "to_run": planned, "elapsed_seconds": round(elapsed, 1),
         "eta_seconds": round(eta, 1) if eta is not None else None,
         "failed_runs": sum(v["runs"]["failed"] for v in dags.values()),

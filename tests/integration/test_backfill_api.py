@@ -115,8 +115,8 @@ def test_execute_answers_202_at_once_then_the_app_materializes_and_the_job_is_st
     status = wait_for(client, job_id, {"running", "failed", "interrupted"}, bearer("viewer"))
     assert status["status"] == "running", status
     assert status["user"] == "admin-1" and status["roots"] == ["payments_daily.build_settlements"]
-    assert status["progress"]["materialized"] == plan["runs"] and status["progress"]["materializing"].startswith(
-        f"materializing {plan['runs']} of {plan['runs']}")
+    assert status["progress"]["materialized"] == plan["runs"] and status["progress"]["materializing"] == (
+        f"{plan['runs']} of {plan['runs']} runs materialized")
     assert set(status["progress"]["dags"]) == set(plan["dags"])
     assert sum(d["runs"]["queued"] for d in status["progress"]["dags"].values()) == plan["runs"]
     with create_session() as s:

@@ -320,7 +320,7 @@ def test_cli_backfill_run_status_pause_resume_cancel() -> None:
     assert f"Job #{job_id}: running." in ran.stdout
     status = run("status", str(job_id))
     assert status.returncode == 0, status.stderr
-    assert f"Backfill job #{job_id} by cli:" in status.stdout and "materializing 24 of 24 runs" in status.stdout
+    assert f"Backfill job #{job_id} by cli:" in status.stdout and "24 of 24 runs materialized" in status.stdout
     assert "0 of 24 runs finished" in status.stdout
     assert f"#{job_id}" in run("status").stdout
     assert run("pause", str(job_id)).stdout.strip() == f"Backfill job #{job_id}: paused"
