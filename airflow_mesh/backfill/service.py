@@ -33,7 +33,12 @@ def plan_edges(plan: Plan) -> list[dict]:
 
 
 def make_plan(request: BackfillRequest, now: datetime | None = None) -> Plan:
-    return request.plan(configured_mesh(), now or datetime.now(UTC))
+    """The plan of a request, after the density bound (raises :class:`~airflow_mesh.backfill.bounds.RangeTooDense`)."""
+    from airflow_mesh.backfill.bounds import check_density
+
+    mesh = configured_mesh()
+    check_density({t.schedule for t in mesh.tables.values()}, request.period)
+    return request.plan(mesh, now or datetime.now(UTC))
 
 
 def describe(plan: Plan, request: BackfillRequest, may_edit: Callable[[str], bool] | None) -> dict:
