@@ -51,6 +51,10 @@ def _loop() -> None:
         _wake.clear()
         if not enabled():
             continue
+        from airflow import settings
+
+        if settings.Session is None:  # the interpreter is shutting down (or Airflow's ORM was disposed)
+            return
         try:
             tick()
         except Exception:  # a DB hiccup must not end the thread; the next tick retries
