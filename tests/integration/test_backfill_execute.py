@@ -359,3 +359,28 @@ def test_runs_before_the_dags_own_start_date_are_refused_in_the_dry_run(monkeypa
         preview = dry_run(plan, s)
     assert preview.dags["payments_hourly"]["to_create"] is None
     assert "DAG payments_hourly starts 2026-09-01T00:00 but the plan has runs from 2026-07-01T01:00" in preview.problems[0]
+
+
+def test_a_job_whose_runs_were_deleted_ends_failed_instead_of_running_forever() -> None:
+    from sqlalchemy import delete
+
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    from airflow_mesh.backfill.materialize import materialize_next
+    from airflow_mesh.backfill.steering import settle
+
+    req = BackfillRequest(roots=["payments_daily.build_settlements"], start=d(2026, 7, 28), end=d(2026, 7, 30),
+                          downstream=False)
+    job_id = accept(req, "erin")
+    materialize_next(job_id=job_id)
+    with create_session() as s:
+        assert settle(s, job_id) is None   # its runs are queued: still running
+    backfills = [x["backfill_id"] for x in job_of(job_id)["dags"]]
+    with create_session() as s:
+        s.execute(delete(DagRun).where(DagRun.backfill_id.in_(backfills)))
+    with create_session() as s:
+        assert settle(s, job_id).value == "failed"
+    record = job_of(job_id)
+    assert record["status"] == "failed" and record["status_reason"] == "2 run(s) were deleted"
+    assert record["finished_at"] is not None
