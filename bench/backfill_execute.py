@@ -25,10 +25,9 @@ sys.path.insert(0, str(_Path(__file__).resolve().parents[1] / "scripts"))  # see
 import os
 import tempfile
 import time
-from datetime import datetime, timedelta
-from datetime import timezone as _tz
+from datetime import UTC, datetime, timedelta
 
-UTC_ = _tz.utc
+UTC_ = UTC
 from pathlib import Path
 
 HOME = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
@@ -45,9 +44,8 @@ REFERENCE_RUNS = int(os.environ.get("BENCH_REFERENCE_RUNS", "2000"))
 
 class Counter:
     def __init__(self):
-        from sqlalchemy import event
-
         from airflow import settings
+        from sqlalchemy import event
 
         self.n = 0
         event.listen(settings.engine, "before_cursor_execute", self._count)
@@ -64,11 +62,10 @@ class Counter:
 
 def fail_all_runs(backfill_ids: list[int]) -> None:
     """Make the runs finished (failed), as if they had run, so the next pass clears them."""
-    from sqlalchemy import update
-
     from airflow.models.backfill import Backfill
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
+    from sqlalchemy import update
 
     with create_session() as s:
         s.execute(update(DagRun).where(DagRun.backfill_id.in_(backfill_ids)).values(state="failed"))
@@ -86,6 +83,7 @@ def main() -> None:
     from airflow.models.backfill import ReprocessBehavior, _create_backfill
     from airflow.utils.db import resetdb
     from airflow.utils.session import create_session
+    from seed import sync_dags_to_db
 
     from airflow_mesh.backfill import jobs, service, steering
     from airflow_mesh.backfill.db_manager import MeshDBManager
@@ -93,7 +91,6 @@ def main() -> None:
     from airflow_mesh.backfill.request import BackfillRequest
     from airflow_mesh.core.intervals import UTC
     from airflow_mesh.settings import configured_mesh
-    from seed import sync_dags_to_db
 
     resetdb()
     sync_dags_to_db()
@@ -124,7 +121,7 @@ def main() -> None:
     for label in ("create", "clear"):
         accepted, t_accept, n_accept = count.measure(accept)
         print(f"  accept the job (what the API does before 202)   {t_accept:7.2f} s  {n_accept:>8,} statements")
-        _, t, n = count.measure(lambda: materialize_next(job_id=accepted.id))
+        _, t, n = count.measure(lambda job_id=accepted.id: materialize_next(job_id=job_id))
         results[label] = line(f"materialize: {label} every run", t, n, plan.runs)
         with create_session() as s:
             ids = [d["backfill_id"] for d in jobs.get_job(s, accepted.id)["dags"]]
@@ -136,7 +133,7 @@ def main() -> None:
     print(f"Airflow's own _create_backfill, payments_hourly, {REFERENCE_RUNS:,} runs:")
     ref = {}
     for label, behaviour in (("create", ReprocessBehavior.NONE), ("clear", ReprocessBehavior.FAILED)):
-        backfill, t, n = count.measure(lambda: _create_backfill(
+        backfill, t, n = count.measure(lambda behaviour=behaviour: _create_backfill(
             dag_id="payments_hourly", from_date=ref_start, to_date=ref_end, max_active_runs=10, reverse=False,
             dag_run_conf={}, triggering_user_name="bench", reprocess_behavior=behaviour))
         ref[label] = line(f"Airflow: {label} every run", t, n, REFERENCE_RUNS)

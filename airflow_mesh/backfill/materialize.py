@@ -32,7 +32,7 @@ from sqlalchemy import select, update
 from airflow_mesh.backfill.dag_runs import PlanNotExecutable, serialized_dag
 from airflow_mesh.backfill.jobs import get_job, now, set_status
 from airflow_mesh.backfill.models import JobStatus, job, job_dag
-from airflow_mesh.core.intervals import as_utc, iso
+from airflow_mesh.core.intervals import as_utc
 from airflow_mesh.settings import mesh_setting
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,11 @@ def materialize(job_id: int, owner: str) -> JobStatus:
 def _apply_chunk(session, dag: Any, d: dict, infos: list, offset: int, user: str, only_failed: bool) -> dict[str, int]:
     """Create missing runs, clear finished ones (planned tasks only), skip in-flight ones; attach all to the
     DAG's native backfill with ``sort_ordinal`` = position in the plan."""
-    from airflow.models.backfill import Backfill, BackfillDagRun, BackfillDagRunExceptionReason
+    from airflow.models.backfill import (
+        Backfill,
+        BackfillDagRun,
+        BackfillDagRunExceptionReason,
+    )
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance as TI
     from airflow.models.taskinstance import clear_task_instances
@@ -256,4 +260,4 @@ def materialize_next(owner: str | None = None, job_id: int | None = None) -> tup
     return claimed, materialize(claimed, owner)
 
 
-__all__ = ["LostLease", "claim", "materialize", "materialize_next", "sweep_interrupted", "iso"]
+__all__ = ["LostLease", "claim", "materialize", "materialize_next", "sweep_interrupted"]

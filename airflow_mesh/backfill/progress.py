@@ -7,7 +7,7 @@ soon as a task instance fails or goes up for retry. Elapsed time and an ETA from
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -55,7 +55,7 @@ def progress(session, record: dict) -> dict:
     finished = sum(v["runs"]["succeeded"] + v["runs"]["failed"] for v in dags.values())
     materialized = sum(v["materialized"] for v in dags.values())
     created = _aware(record["created_at"])
-    end = _aware(record["finished_at"]) if record["finished_at"] else datetime.now(timezone.utc)
+    end = _aware(record["finished_at"]) if record["finished_at"] else datetime.now(UTC)
     elapsed = (end - created).total_seconds()
     eta = None
     if finished and planned > finished and not record["finished_at"]:
@@ -74,4 +74,4 @@ def progress(session, record: dict) -> dict:
 
 def _aware(value: str) -> datetime:
     d = datetime.fromisoformat(value)
-    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+    return d if d.tzinfo else d.replace(tzinfo=UTC)

@@ -10,7 +10,6 @@ from airflow_mesh.core.intervals import Period, as_utc
 from airflow_mesh.core.planner.plan import Plan, plan_backfill
 from airflow_mesh.core.registry.mesh import Mesh
 
-
 MIN_YEAR, MAX_YEAR = 1900, 2200  # far-off dates overflow date arithmetic (year 9999 + a day): refused up front
 
 
@@ -40,7 +39,7 @@ class BackfillRequest(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _range(self) -> "BackfillRequest":
+    def _range(self) -> BackfillRequest:
         if self.end <= self.start:
             raise ValueError(f"end {self.end.isoformat()} is not after start {self.start.isoformat()}")
         return self

@@ -7,11 +7,17 @@ Airflow's own CLI, and passes ``may_edit=None`` (no per-DAG check).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from airflow_mesh.backfill.execute import dry_run
-from airflow_mesh.backfill.jobs import fingerprint, max_runs, overlap_message, overlapping, plan_summary
+from airflow_mesh.backfill.jobs import (
+    fingerprint,
+    max_runs,
+    overlap_message,
+    overlapping,
+    plan_summary,
+)
 
 __all__ = ["describe", "make_plan", "plan_edges"]
 from airflow_mesh.backfill.request import BackfillRequest

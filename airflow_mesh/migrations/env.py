@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from airflow import settings
 from alembic import context
 
-from airflow import settings
 from airflow_mesh.backfill.db_manager import MeshDBManager
 
 config = context.config

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
-
-from airflow.api_fastapi.core_api.security import GetUserDep
 
 from airflow_mesh.backfill import service
 from airflow_mesh.backfill.dag_runs import PlanNotExecutable
@@ -31,7 +30,13 @@ from airflow_mesh.backfill.request import BackfillRequest
 from airflow_mesh.core.planner.plan import UnknownRootError
 from airflow_mesh.core.registry import MeshValidationError
 from airflow_mesh.settings import configured_mesh
-from airflow_mesh.views.auth import CSRF_HEADER, csrf_guard, may_read_runs, may_run, may_steer
+from airflow_mesh.views.auth import (
+    CSRF_HEADER,
+    csrf_guard,
+    may_read_runs,
+    may_run,
+    may_steer,
+)
 from airflow_mesh.views.pages import base_of, render
 
 JOB_ID = Path(ge=1, le=2**31 - 1, description="a mesh backfill job id")

@@ -24,9 +24,8 @@ def mesh_tables(airflow_db) -> None:
 def no_active_jobs_left():
     """Jobs hold their DAGs until they finish; no scheduler runs here, so each test cancels what it left."""
     yield
-    from sqlalchemy import select
-
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     from airflow_mesh.backfill import steering
     from airflow_mesh.backfill.models import JobStatus, job
@@ -53,9 +52,8 @@ WEEK = {"roots": ["payments.transactions"], "start": "2026-08-03", "end": "2026-
 
 @pytest.fixture(scope="module")
 def client():
-    from fastapi.testclient import TestClient
-
     from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
 
     return TestClient(create_app())
 

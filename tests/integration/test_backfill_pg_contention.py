@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -50,7 +50,6 @@ def start_probe(dag_id: str, tick: datetime) -> tuple[str, str, str]:
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance as TI
     from airflow.utils.session import create_session
-
     from seed import seed_runs
 
     seed_runs(dag_id, [tick], task_states={})
@@ -93,15 +92,14 @@ def test_materializing_a_job_never_makes_a_task_start_wait_on_a_lock(postgres) -
                     stop.wait(0.05)
 
         def task_start(dag_id: str, run_id: str, task_id: str) -> None:
-            with postgres.connect() as c:
-                with c.begin():
-                    c.execute(select(TI.id).where(TI.dag_id == dag_id, TI.run_id == run_id, TI.task_id == task_id)
-                              .with_for_update())
-                    c.execute(TI.__table__.update().where(TI.dag_id == dag_id, TI.run_id == run_id,
-                                                          TI.task_id == task_id).values(state="running"))
-                    c.execute(select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id).with_for_update())
-                    c.execute(TI.__table__.update().where(TI.dag_id == dag_id, TI.run_id == run_id,
-                                                          TI.task_id == task_id).values(state="queued"))
+            with postgres.connect() as c, c.begin():
+                c.execute(select(TI.id).where(TI.dag_id == dag_id, TI.run_id == run_id, TI.task_id == task_id)
+                          .with_for_update())
+                c.execute(TI.__table__.update().where(TI.dag_id == dag_id, TI.run_id == run_id,
+                                                      TI.task_id == task_id).values(state="running"))
+                c.execute(select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id).with_for_update())
+                c.execute(TI.__table__.update().where(TI.dag_id == dag_id, TI.run_id == run_id,
+                                                      TI.task_id == task_id).values(state="queued"))
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
