@@ -221,6 +221,12 @@ def cmd_backfill_steer(args: argparse.Namespace) -> int:
         print(f"error: {err.detail['message']}", file=sys.stderr)
         return 1
     print(f"Backfill job #{args.id}: {record['status']}")
+    if args.backfill_command == "resume" and record["status"] == "queued" and not args.background:
+        from airflow_mesh.backfill.materialize import materialize_next
+
+        done = materialize_next(job_id=args.id)  # an interrupted job: continue its materialization here
+        if done is not None:
+            print(f"Backfill job #{args.id}: {done[1].value}")
     return 0
 
 
@@ -319,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
                          ("retry", "re-run only its failed and upstream-failed task instances")):
         p = backfill.add_parser(action, help=text)
         p.add_argument("id", type=int)
+        if action == "resume":
+            p.add_argument("--background", action="store_true",
+                           help="only re-queue an interrupted job; an API server's materializer continues it")
         p.set_defaults(func=cmd_backfill_steer)
     p = backfill.add_parser("materialize", help="materialize queued jobs in this process (lease-claimed)")
     p.add_argument("--job", type=int, help="only this job")

@@ -246,7 +246,7 @@ def test_a_sigkilled_materializer_leaves_an_interrupted_job_that_resume_complete
     from airflow.models.backfill import BackfillDagRun
     from airflow.utils.session import create_session
 
-    from airflow_mesh.backfill.materialize import materialize_next, sweep_interrupted
+    from airflow_mesh.backfill.materialize import sweep_interrupted
 
     monkeypatch.setenv("AIRFLOW__MESH__BACKFILL_MATERIALIZER", "false")   # this process's thread stays out of it
     req = BackfillRequest(roots=["payments_hourly.load_card_tokens"], start=d(2026, 7, 24), end=d(2026, 7, 27),
@@ -277,10 +277,11 @@ def test_a_sigkilled_materializer_leaves_an_interrupted_job_that_resume_complete
     record = job_of(job_id)
     assert record["status"] == "interrupted" and f"payments_hourly {applied}/{total}" in record["status_reason"]
 
-    from airflow_mesh.backfill import steering
-
-    assert steering.resume(job_id, "alice")["status"] == "queued"
-    assert materialize_next(job_id=job_id)[1].value == "running"
+    resumed = subprocess.run(["airflow-mesh", "backfill", "resume", str(job_id)], env=env, capture_output=True,
+                             text=True, timeout=300, check=False)   # re-queues, then continues it in that process
+    assert resumed.returncode == 0, resumed.stderr
+    said = [line for line in resumed.stdout.splitlines() if line.startswith("Backfill job #")]
+    assert said == [f"Backfill job #{job_id}: queued", f"Backfill job #{job_id}: running"]
     runs = job_runs(job_id)
     assert len(runs) == total and len({r.logical_date for r in runs}) == total
     with create_session() as s:
