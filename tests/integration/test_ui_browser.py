@@ -56,7 +56,7 @@ def test_mesh_map_from_airflow_nav_search_dictionary_and_run_state(live_server, 
 def open_backfill(page):
     page.get_by_role("button", name="Browse").click()
     page.get_by_role("menuitem", name="Mesh backfill").click()
-    page.wait_for_url("**/plugin/mesh-backfill")
+    page.wait_for_url("**/plugin/mesh-backfill", timeout=90000)   # Airflow's React UI is slow on a loaded 2-core box
     return plugin_frame(page)
 
 
