@@ -89,15 +89,16 @@ def _utc(value: str):
 
 @reports_registry_errors
 def cmd_backfill_plan(args: argparse.Namespace) -> int:
-    from airflow_mesh.core.intervals import UTC, Period, iso
-    from airflow_mesh.core.planner import plan_backfill
+    from pydantic import ValidationError
 
-    if args.end <= args.start:
-        print(f"error: --end {iso(args.end)} is not after --start {iso(args.start)}", file=sys.stderr)
+    from airflow_mesh.core.intervals import UTC, iso
+
+    try:  # one validation for CLI, API and UI: range, options, --stop-at-team names
+        req = _request_from_args(args)
+        plan = req.plan(load_mesh(args.root) if args.root else configured_mesh(), datetime.now(UTC))
+    except (ValidationError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
-    plan = plan_backfill(load_mesh(args.root) if args.root else configured_mesh(), args.tables, Period(args.start, args.end), now=datetime.now(UTC),
-                         downstream=not args.no_downstream, depth=args.depth,
-                         stop_at_teams=frozenset(args.stop_at_team or ()))
     print(f"Backfill of {', '.join(plan.roots)} for {plan.period}: {plan.runs:,} runs in {len(plan.dags)} DAGs "
           f"({', '.join(f'{team} {n:,}' for team, n in plan.runs_by_team().items())})")
     for wave, dags in enumerate(plan.waves):
@@ -116,19 +117,23 @@ def _request_from_args(args: argparse.Namespace):
     from airflow_mesh.backfill.request import BackfillRequest
 
     return BackfillRequest(roots=args.tables, start=args.start, end=args.end, downstream=not args.no_downstream,
-                           depth=args.depth, stop_at_teams=args.stop_at_team or [], only_failed=args.only_failed,
-                           run_backwards=args.run_backwards)
+                           depth=args.depth, stop_at_teams=args.stop_at_team or [],
+                           only_failed=getattr(args, "only_failed", False),
+                           run_backwards=getattr(args, "run_backwards", False),
+                           max_active_runs=getattr(args, "max_active_runs", None))
 
 
 @reports_registry_errors
 def cmd_backfill_run(args: argparse.Namespace) -> int:
-    """Execute against the metadata DB of this machine's Airflow (like Airflow's own CLI: DB access = trust)."""
+    """Accept a job against this machine's Airflow metadata DB (like Airflow's own CLI: DB access = trust),
+    then materialize it in this process unless --background (an API server's materializer does it then)."""
     import getpass
 
     from pydantic import ValidationError
 
-    from airflow_mesh.backfill import service
+    from airflow_mesh.backfill import jobs, service
     from airflow_mesh.backfill.dag_runs import PlanNotExecutable
+    from airflow_mesh.backfill.materialize import materialize_next
 
     try:
         req = _request_from_args(args)
@@ -141,11 +146,13 @@ def cmd_backfill_run(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
     if preview["problems"]:
         return 1
+    print(f"Backfill of {', '.join(plan.roots)}, [{preview['start']}, {preview['end']}), "
+          f"{plan.runs:,} runs in {len(plan.dags)} DAGs:")
     for wave, dags in enumerate(plan.waves):
         for dag_id in dags:
             d = preview["dags"][dag_id]
-            print(f"wave {wave}  {dag_id:<24} {d['runs']:>7,} runs ({d['to_create']} to create, {d['to_clear']} to clear)"
-                  f"  tasks {', '.join(d['tasks'])}")
+            print(f"wave {wave}  {dag_id:<24} {d['runs']:>7,} runs ({d['to_create']} to create, {d['to_clear']} to "
+                  f"clear, {d['in_flight']} in flight: skipped)  tasks {', '.join(d['tasks'])}")
     for line in plan.left_out:
         print(f"left out: {line}")
     if not args.yes:
@@ -154,38 +161,91 @@ def cmd_backfill_run(args: argparse.Namespace) -> int:
             print("Nothing done.")
             return 1
     try:
-        record_id = service.execute(plan, req, user=f"cli:{getpass.getuser()}")
+        accepted = jobs.submit(plan, req, f"cli:{getpass.getuser()}", preview["fingerprint"], preview["summary"])
     except PlanNotExecutable as err:
         print(f"error: nothing was changed: {err}", file=sys.stderr)
         return 1
-    print(f"Backfill #{record_id}: {plan.runs:,} runs in {len(plan.dags)} DAGs queued. "
-          f"Follow it with 'airflow-mesh backfill status {record_id}'.")
+    except jobs.JobConflict as err:
+        print(f"error: {err.detail['message']}", file=sys.stderr)
+        return 1
+    print(f"Backfill job #{accepted.id} accepted ({plan.runs:,} runs in {len(plan.dags)} DAGs).")
+    if not args.background:
+        done = materialize_next(job_id=accepted.id)
+        if done is not None:
+            print(f"Job #{accepted.id}: {done[1].value}.")
+    print(f"Follow it with 'airflow-mesh backfill status {accepted.id}'.")
     return 0
 
 
 def cmd_backfill_status(args: argparse.Namespace) -> int:
     from airflow.utils.session import create_session
 
-    from airflow_mesh.backfill.records import ensure_table, get_record, list_records, progress
+    from airflow_mesh.backfill.jobs import get_job, list_jobs
+    from airflow_mesh.backfill.materialize import sweep_interrupted
+    from airflow_mesh.backfill.progress import progress
+    from airflow_mesh.backfill.steering import settle
 
-    ensure_table()
     with create_session() as session:
+        sweep_interrupted(session)
         if args.id is None:
-            for r in list_records(session, 20):
-                print(f"#{r['id']:<5} {r['created_at'][:19]}  {r['user']:<16} {', '.join(r['roots'])}  "
-                      f"[{r['start'][:16]}, {r['end'][:16]})  {r['summary']['runs']:,} runs")
+            for r in list_jobs(session, 20):
+                print(f"#{r['id']:<5} {r['status']:<13} {r['created_at'][:19]}  {r['user']:<16} {', '.join(r['roots'])}"
+                      f"  [{r['start'][:16]}, {r['end'][:16]})  {r['total_runs']:,} runs")
             return 0
-        record = get_record(session, args.id)
+        settle(session, args.id)
+    with create_session() as session:
+        record = get_job(session, args.id)
         if record is None:
-            print(f"error: no mesh backfill #{args.id}", file=sys.stderr)
+            print(f"error: no mesh backfill job #{args.id}", file=sys.stderr)
             return 2
         p = progress(session, record)
-    print(f"Backfill #{args.id} by {record['user']}: {p['status']}, {p['success']} of {p['total']} runs done, "
-          f"{p['active']} active, {p['failed']} failed")
+    print(f"Backfill job #{args.id} by {record['user']}: {record['status']}"
+          f"{' (' + record['status_reason'] + ')' if record['status_reason'] else ''}; {p['materializing']}; "
+          f"{p['finished']:,} of {p['to_run']:,} runs finished, {p['failed_runs']} failed")
     for dag_id, d in p["dags"].items():
-        print(f"  wave {d['wave']}  {dag_id:<24} {d['success']:>6}/{d['total']:<6} running {d['running']}, "
-              f"queued {d['queued']}, failed {d['failed']}")
+        r, t = d["runs"], d["tasks"]
+        print(f"  wave {d['wave']}  {dag_id:<24} {d['materialized']:>6}/{d['planned']:<6} queued {r['queued']}, "
+              f"running {r['running']}, succeeded {r['succeeded']}, failed {r['failed']}; tasks waiting "
+              f"{t['waiting_for_upstream']}, retrying {t['retrying']}, failed {t['failed']}")
     return 0
+
+
+def cmd_backfill_steer(args: argparse.Namespace) -> int:
+    """pause | resume | cancel | retry a whole job (CLI = DB access, as Airflow's own CLI)."""
+    import getpass
+
+    from airflow_mesh.backfill import steering
+    from airflow_mesh.backfill.jobs import JobConflict
+
+    try:
+        record = getattr(steering, args.backfill_command)(args.id, f"cli:{getpass.getuser()}")
+    except LookupError as err:
+        print(f"error: {err.args[0]}", file=sys.stderr)
+        return 2
+    except JobConflict as err:
+        print(f"error: {err.detail['message']}", file=sys.stderr)
+        return 1
+    print(f"Backfill job #{args.id}: {record['status']}")
+    if args.backfill_command == "resume" and record["status"] == "queued" and not args.background:
+        from airflow_mesh.backfill.materialize import materialize_next
+
+        done = materialize_next(job_id=args.id)  # an interrupted job: continue its materialization here
+        if done is not None:
+            print(f"Backfill job #{args.id}: {done[1].value}")
+    return 0
+
+
+def cmd_backfill_materialize(args: argparse.Namespace) -> int:
+    """Materialize queued jobs (one, or all) in this process: for deployments that keep it off the API servers."""
+    from airflow_mesh.backfill.materialize import materialize_next
+
+    while True:
+        done = materialize_next(job_id=args.job)
+        if done is None:
+            return 0
+        print(f"Backfill job #{done[0]}: {done[1].value}")
+        if args.job is not None:
+            return 0
 
 
 @reports_registry_errors
@@ -248,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-at-team", action="append", help="do not plan tables of this team (repeatable)")
     p.add_argument("--root")
     p.set_defaults(func=cmd_backfill_plan)
-    p = backfill.add_parser("run", help="execute a backfill plan atomically in this Airflow's metadata DB")
+    p = backfill.add_parser("run", help="execute a backfill plan as a steerable job in this Airflow's metadata DB")
     p.add_argument("tables", nargs="+", help="tables, dag_id or dag_id.task_id")
     p.add_argument("--start", type=_utc, required=True)
     p.add_argument("--end", type=_utc, required=True)
@@ -257,11 +317,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-at-team", action="append")
     p.add_argument("--only-failed", action="store_true", help="skip existing runs whose tasks all succeeded")
     p.add_argument("--run-backwards", action="store_true", help="newest runs first")
+    p.add_argument("--max-active-runs", type=int, help="runs of the job at once per DAG ([mesh] backfill_max_active_runs)")
+    p.add_argument("--background", action="store_true", help="only accept the job; an API server materializes it")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=cmd_backfill_run)
-    p = backfill.add_parser("status", help="list mesh backfills, or the progress of one")
+    p = backfill.add_parser("status", help="list mesh backfill jobs, or the status and progress of one")
     p.add_argument("id", type=int, nargs="?")
     p.set_defaults(func=cmd_backfill_status)
+    for action, text in (("pause", "no new run of the job starts, in any of its DAGs"),
+                         ("resume", "unpause; or continue an interrupted materialization"),
+                         ("cancel", "fail its queued runs, terminate its running tasks"),
+                         ("retry", "re-run only its failed and upstream-failed task instances")):
+        p = backfill.add_parser(action, help=text)
+        p.add_argument("id", type=int)
+        if action == "resume":
+            p.add_argument("--background", action="store_true",
+                           help="only re-queue an interrupted job; an API server's materializer continues it")
+        p.set_defaults(func=cmd_backfill_steer)
+    p = backfill.add_parser("materialize", help="materialize queued jobs in this process (lease-claimed)")
+    p.add_argument("--job", type=int, help="only this job")
+    p.set_defaults(func=cmd_backfill_materialize)
     return parser
 
 

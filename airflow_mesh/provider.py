@@ -80,6 +80,47 @@ MESH_OPTIONS: dict[str, dict[str, Any]] = {
         "example": "4",
         "default": "10",
     },
+    "backfill_max_schedule_ticks": {
+        "description": "Largest number of schedule ticks a backfill request may ask the planner to walk on schedules "
+                       "without an arithmetic grid (range x schedule density); a bigger request is refused with a "
+                       "422 naming this setting, so no request can make the API server burn CPU.",
+        "version_added": "0.2.0",
+        "type": "integer",
+        "example": "100000",
+        "default": "50000",
+    },
+    "backfill_chunk_runs": {
+        "description": "How many runs one short materialization transaction creates or clears; a job is applied "
+                       "chunk by chunk, so no statement holds locks Airflow's task starts need for long.",
+        "version_added": "0.2.0",
+        "type": "integer",
+        "example": "200",
+        "default": "200",
+    },
+    "backfill_lease_seconds": {
+        "description": "How long a materializer's claim on a job lasts without renewal; a job whose lease expired "
+                       "mid-way is shown interrupted and can be resumed by any replica.",
+        "version_added": "0.2.0",
+        "type": "float",
+        "example": "30",
+        "default": "30",
+    },
+    "backfill_materializer": {
+        "description": "Whether this API server runs a background materializer thread that claims accepted jobs "
+                       "through the DB (safe with several API servers). Off: run `airflow-mesh backfill "
+                       "materialize` somewhere instead.",
+        "version_added": "0.2.0",
+        "type": "boolean",
+        "example": "False",
+        "default": "True",
+    },
+    "backfill_poll_seconds": {
+        "description": "How often the background materializer looks for accepted or resumed jobs.",
+        "version_added": "0.2.0",
+        "type": "float",
+        "example": "2",
+        "default": "2",
+    },
     "example_poke_seconds": {
         "description": "How often the example mesh's sensors (`dags/` in the repository, not part of the package) "
                        "check their producers. Only the example DAGs read it: the tests set 1, make demo 20.",
@@ -102,6 +143,8 @@ def get_provider_info() -> dict[str, Any]:
             {"connection-type": "yarn_rm", "hook-class-name": "airflow_mesh.hooks.yarn_rm.YarnResourceManagerHook"},
         ],
         "notifications": ["airflow_mesh.notifications.owner.MeshOwnerNotifier"],
+        # The mesh's own tables (backfill jobs), created and upgraded by `airflow db migrate`.
+        "db-managers": ["airflow_mesh.backfill.db_manager.MeshDBManager"],
         "triggers": [{
             "integration-name": "Airflow Mesh",
             "python-modules": ["airflow_mesh.triggers.table_trigger", "airflow_mesh.triggers.yarn_trigger"],

@@ -46,11 +46,18 @@ def mesh_setting(key: str, default: str | None = None) -> str | None:
 
 
 def setting(key: str) -> Any:
-    """``[mesh] <key>`` converted to its declared type (string, integer, float); ``None`` when empty."""
+    """``[mesh] <key>`` converted to its declared type (string, integer, float, boolean); ``None`` when empty."""
     value = mesh_setting(key)
     kind = MESH_OPTIONS[key]["type"]
     if value is None or kind == "string":
         return value
+    if kind == "boolean":
+        if value.lower() in ("true", "1", "yes", "on"):
+            return True
+        if value.lower() in ("false", "0", "no", "off"):
+            return False
+        raise MeshSettingError(f"[mesh] {key} is {value!r}, not a boolean. Fix: set True or False in airflow.cfg "
+                               f"or AIRFLOW__MESH__{key.upper()}")
     try:
         return int(value) if kind == "integer" else float(value)
     except ValueError:

@@ -1,9 +1,17 @@
-"""Execution time and DB statements of a ~10,000-run mesh backfill on a real (SQLite) metadata DB.
+"""A ~10,000-run mesh backfill job on a real metadata DB, beside Airflow's own ``_create_backfill``.
 
-Plans payments.transactions with everything downstream on the example mesh over a range
-sized to about 10,000 runs, then executes it twice: first every run is created, then (the
-same plan again, idempotent) every run exists and is cleared. Statements are counted with a
-SQLAlchemy ``before_cursor_execute`` listener on Airflow's engine.
+Prints, on the DB Airflow is configured with (SQLite in a throw-away home by default; set
+``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` to a PostgreSQL URL to measure there):
+
+* time to accept the job: what ``POST /mesh/api/backfills`` does before answering 202
+  (plan, checks, fingerprint, job row, one native Backfill per DAG), without HTTP;
+* materialization: time and SQL statements per run, first creating every run, then (a second job
+  over the same plan after the first was cancelled) clearing every run;
+* Airflow's own ``airflow.models.backfill._create_backfill`` on one DAG of the same mesh
+  (payments_hourly) over a range of about REFERENCE_RUNS runs: creating, then (its backfill completed,
+  the runs failed, reprocess_behavior=failed) clearing; per run, and the ratio to the mesh's.
+
+Statements are counted with a SQLAlchemy ``before_cursor_execute`` listener on Airflow's engine.
 Run: .venv/bin/python bench/backfill_execute.py
 """
 
@@ -17,7 +25,9 @@ sys.path.insert(0, str(_Path(__file__).resolve().parents[1] / "scripts"))  # see
 import os
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+UTC_ = UTC
 from pathlib import Path
 
 HOME = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
@@ -26,42 +36,110 @@ os.environ.update({
     "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parents[1] / "dags"),
     "AIRFLOW__MESH__ROOT": str(Path(__file__).resolve().parents[1]),
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR", "AIRFLOW__MESH__CACHE_DIR": str(HOME / "cache"),
+    "AIRFLOW__MESH__BACKFILL_MATERIALIZER": "false",
 })
+TARGET_RUNS = int(os.environ.get("BENCH_RUNS", "10000"))
+REFERENCE_RUNS = int(os.environ.get("BENCH_REFERENCE_RUNS", "2000"))
+
+
+class Counter:
+    def __init__(self):
+        from airflow import settings
+        from sqlalchemy import event
+
+        self.n = 0
+        event.listen(settings.engine, "before_cursor_execute", self._count)
+
+    def _count(self, *args, **kwargs) -> None:
+        self.n += 1
+
+    def measure(self, fn):
+        self.n = 0
+        t = time.perf_counter()
+        out = fn()
+        return out, time.perf_counter() - t, self.n
+
+
+def fail_all_runs(backfill_ids: list[int]) -> None:
+    """Make the runs finished (failed), as if they had run, so the next pass clears them."""
+    from airflow.models.backfill import Backfill
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as s:
+        s.execute(update(DagRun).where(DagRun.backfill_id.in_(backfill_ids)).values(state="failed"))
+        s.execute(update(Backfill).where(Backfill.id.in_(backfill_ids)).values(completed_at=datetime.now(tz=UTC_)))
+
+
+def line(label: str, seconds: float, statements: int, runs: int) -> float:
+    per = seconds / runs * 1000
+    print(f"  {label:<44} {seconds:7.1f} s  {statements:>8,} statements  ({per:.2f} ms, "
+          f"{statements / runs:.1f} statements per run)")
+    return per
 
 
 def main() -> None:
-    from sqlalchemy import event
-
-    from airflow import settings
+    from airflow.models.backfill import ReprocessBehavior, _create_backfill
     from airflow.utils.db import resetdb
+    from airflow.utils.session import create_session
+    from seed import sync_dags_to_db
 
-    from airflow_mesh.backfill.execute import execute
+    from airflow_mesh.backfill import jobs, service, steering
+    from airflow_mesh.backfill.db_manager import MeshDBManager
+    from airflow_mesh.backfill.materialize import materialize_next
     from airflow_mesh.backfill.request import BackfillRequest
     from airflow_mesh.core.intervals import UTC
     from airflow_mesh.settings import configured_mesh
-    from seed import sync_dags_to_db
 
     resetdb()
     sync_dags_to_db()
+    with create_session() as s:
+        MeshDBManager(s).initdb()
+    os.environ["AIRFLOW__MESH__BACKFILL_MAX_RUNS"] = "1000000"
     now = datetime(2026, 11, 23, tzinfo=UTC)
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    days = 60
-    while True:  # grow the range until the plan has about 10,000 runs
+    days = 5
+    while True:  # grow the range until the plan has about TARGET_RUNS runs
         req = BackfillRequest(roots=["payments.transactions"], start=start, end=start + timedelta(days=days))
         plan = req.plan(configured_mesh(), now)
-        if plan.runs >= 10_000:
+        if plan.runs >= TARGET_RUNS:
             break
         days += 5
-    statements = [0]
-    event.listen(settings.engine, "before_cursor_execute", lambda *a, **k: statements.__setitem__(0, statements[0] + 1))
-    print(f"plan: {plan.runs:,} runs in {len(plan.dags)} DAGs ({days} days of payments.transactions + downstream)")
-    for label in ("create all runs", "clear all runs (same plan again)"):
-        statements[0] = 0
-        t = time.perf_counter()
-        execute(plan, req, user="bench")
-        elapsed = time.perf_counter() - t
-        print(f"  {label:<34} {elapsed:7.1f} s  {statements[0]:>8,} statements  "
-              f"({elapsed / plan.runs * 1000:.2f} ms and {statements[0] / plan.runs:.1f} statements per run)")
+    count = Counter()
+    from airflow import settings
+
+    print(f"DB: {settings.engine.dialect.name}; plan: {plan.runs:,} runs in {len(plan.dags)} DAGs "
+          f"({days} days of payments.transactions + downstream)")
+
+    def accept():
+        p = service.make_plan(req)
+        preview = service.describe(p, req, may_edit=None)
+        return jobs.submit(p, req, "bench", preview["fingerprint"], preview["summary"])
+
+    results = {}
+    for label in ("create", "clear"):
+        accepted, t_accept, n_accept = count.measure(accept)
+        print(f"  accept the job (what the API does before 202)   {t_accept:7.2f} s  {n_accept:>8,} statements")
+        _, t, n = count.measure(lambda job_id=accepted.id: materialize_next(job_id=job_id))
+        results[label] = line(f"materialize: {label} every run", t, n, plan.runs)
+        with create_session() as s:
+            ids = [d["backfill_id"] for d in jobs.get_job(s, accepted.id)["dags"]]
+        steering.cancel(accepted.id, "bench")
+        fail_all_runs(ids)
+
+    ref_end = datetime(2026, 11, 20, tzinfo=UTC)   # in the past (Airflow refuses future backfills), after the plan
+    ref_start = ref_end - timedelta(hours=REFERENCE_RUNS)
+    print(f"Airflow's own _create_backfill, payments_hourly, {REFERENCE_RUNS:,} runs:")
+    ref = {}
+    for label, behaviour in (("create", ReprocessBehavior.NONE), ("clear", ReprocessBehavior.FAILED)):
+        backfill, t, n = count.measure(lambda behaviour=behaviour: _create_backfill(
+            dag_id="payments_hourly", from_date=ref_start, to_date=ref_end, max_active_runs=10, reverse=False,
+            dag_run_conf={}, triggering_user_name="bench", reprocess_behavior=behaviour))
+        ref[label] = line(f"Airflow: {label} every run", t, n, REFERENCE_RUNS)
+        fail_all_runs([backfill.id])
+    for label in ("create", "clear"):
+        print(f"  per-run ratio Airflow/mesh, {label}: {ref[label] / results[label]:.2f}x (target >= 3x)")
 
 
 if __name__ == "__main__":

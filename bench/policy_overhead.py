@@ -117,7 +117,7 @@ def main() -> None:
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "0",
             "AIRFLOW__MESH__ROOT": str(root),
             "AIRFLOW__MESH__ENFORCE": "strict",
-            "AIRFLOW_MESH_CACHE_DIR": str(base / "mesh-cache"),
+            "AIRFLOW__MESH__CACHE_DIR": str(base / "mesh-cache"),
             "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")]),
         })
         subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=env, check=True,

@@ -10,6 +10,8 @@ from airflow_mesh.core.intervals import Period, as_utc
 from airflow_mesh.core.planner.plan import Plan, plan_backfill
 from airflow_mesh.core.registry.mesh import Mesh
 
+MIN_YEAR, MAX_YEAR = 1900, 2200  # far-off dates overflow date arithmetic (year 9999 + a day): refused up front
+
 
 class BackfillRequest(BaseModel):
     """A backfill: roots (tables, ``dag_id`` or ``dag_id.task_id``), a UTC range ``[start, end)`` and options."""
@@ -24,14 +26,20 @@ class BackfillRequest(BaseModel):
     stop_at_teams: list[str] = Field(default_factory=list)
     only_failed: bool = Field(False, description="skip existing runs whose selected tasks all succeeded")
     run_backwards: bool = Field(False, description="create/clear newest runs first")
+    max_active_runs: int | None = Field(None, ge=1, le=1000, description=(
+        "runs of this job running at once in each DAG (default: [mesh] backfill_max_active_runs)"))
 
     @field_validator("start", "end")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return as_utc(value)
+        value = as_utc(value)
+        if not (MIN_YEAR <= value.year <= MAX_YEAR):
+            raise ValueError(f"{value.isoformat()} is outside the years {MIN_YEAR}-{MAX_YEAR} a backfill may cover. "
+                             "Fix: give a date in that range")
+        return value
 
     @model_validator(mode="after")
-    def _range(self) -> "BackfillRequest":
+    def _range(self) -> BackfillRequest:
         if self.end <= self.start:
             raise ValueError(f"end {self.end.isoformat()} is not after start {self.start.isoformat()}")
         return self

@@ -7,12 +7,19 @@ Airflow's own CLI, and passes ``may_edit=None`` (no per-DAG check).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
-from airflow_mesh.backfill.execute import dry_run, execute
+from airflow_mesh.backfill.execute import dry_run
+from airflow_mesh.backfill.jobs import (
+    fingerprint,
+    max_runs,
+    overlap_message,
+    overlapping,
+    plan_summary,
+)
 
-__all__ = ["describe", "execute", "make_plan", "plan_edges"]
+__all__ = ["describe", "make_plan", "plan_edges"]
 from airflow_mesh.backfill.request import BackfillRequest
 from airflow_mesh.core.intervals import UTC, iso
 from airflow_mesh.core.planner.plan import Plan
@@ -32,7 +39,12 @@ def plan_edges(plan: Plan) -> list[dict]:
 
 
 def make_plan(request: BackfillRequest, now: datetime | None = None) -> Plan:
-    return request.plan(configured_mesh(), now or datetime.now(UTC))
+    """The plan of a request, after the density bound (raises :class:`~airflow_mesh.backfill.bounds.RangeTooDense`)."""
+    from airflow_mesh.backfill.bounds import check_density
+
+    mesh = configured_mesh()
+    check_density({t.schedule for t in mesh.tables.values()}, request.period)
+    return request.plan(mesh, now or datetime.now(UTC))
 
 
 def describe(plan: Plan, request: BackfillRequest, may_edit: Callable[[str], bool] | None) -> dict:
@@ -41,13 +53,25 @@ def describe(plan: Plan, request: BackfillRequest, may_edit: Callable[[str], boo
 
     with create_session() as session:
         preview = dry_run(plan, session)
+        busy = overlapping(session, sorted(plan.dags))
+    problems = list(preview.problems)
+    if busy:
+        problems.append(overlap_message(busy))
+    limit = max_runs()
+    if plan.runs > limit:
+        problems.append(f"the plan has {plan.runs:,} runs, more than [mesh] backfill_max_runs = {limit:,}. "
+                        "Fix: split the range (or ask an admin to raise the limit)")
+    if plan.runs == 0:
+        problems.append("the plan has no runs")
     missing = sorted(d for d in plan.dags if may_edit is not None and not may_edit(d))
+    summary = plan_summary(plan, request)
     return {
         "request": request.model_dump(mode="json"),
         "roots": plan.roots, "start": iso(plan.period.start), "end": iso(plan.period.end),
         "runs": plan.runs, "dag_count": len(plan.dags), "runs_by_team": plan.runs_by_team(),
         "waves": plan.waves, "dags": preview.dags, "edges": plan_edges(plan), "left_out": plan.left_out,
-        "problems": preview.problems,
-        "permission": {"can_execute": not missing and not preview.problems and plan.runs > 0,
-                       "missing_edit_on": missing},
+        "problems": problems, "overlapping": busy, "max_runs": limit,
+        "summary": summary, "fingerprint": fingerprint(summary),
+        "can_execute": not missing and not problems,
+        "permission": {"can_execute": not missing and not problems, "missing_edit_on": missing},
     }

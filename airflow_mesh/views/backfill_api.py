@@ -1,55 +1,101 @@
-"""JSON API and pages of cross-DAG backfills, on the plugin's FastAPI app.
+"""JSON API and pages of cross-DAG backfill jobs, on the plugin's FastAPI app.
 
-* ``POST /api/backfills/plan``: dry run (any authenticated user); says which DAGs the user may not edit.
-* ``POST /api/backfills``: execute; 403 unless the auth manager allows ``PUT`` on every DAG in the plan,
-  409 if the plan no longer has the number of runs the user confirmed.
-* ``GET /api/backfills``, ``GET /api/backfills/{id}``: execution records and live progress.
+* ``POST /api/backfills/plan``: dry run (any authenticated user): runs per DAG, what would be created,
+  cleared or skipped, overlapping jobs/backfills, the plan's fingerprint and whether the user may execute.
+* ``POST /api/backfills``: accept the plan as a job: 202 at once; runs are materialized in the background.
+  403 lists DAGs the user may not run (``may_run`` = Airflow's ``POST /api/v2/backfills``); 409 if the plan
+  is not the one confirmed (fingerprint) or another job/backfill is active on one of its DAGs.
+* ``POST /api/backfills/{id}/pause|resume|cancel|retry``: steer the whole job (``may_steer`` on every DAG).
+* ``GET /api/backfills``, ``GET /api/backfills/{id}``: jobs whose every DAG the user may read
+  (``may_read_runs``), with status and progress.
 
-POSTs authenticated by the UI's cookie must carry the header ``X-Requested-By`` (a
-cross-site form or image cannot set it, and a cross-site script cannot without a CORS
-preflight this app never grants) and, when the browser sends ``Origin``, come from this
-host. Requests with a bearer token are not cookie-borne and need neither.
+POSTs authenticated by the UI's cookie must carry ``X-Requested-By`` and come from this host
+(:func:`airflow_mesh.views.auth.csrf_guard`).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Callable
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from airflow.api_fastapi.core_api.security import GetUserDep
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from airflow.api_fastapi.core_api.security import GetUserDep
-
 from airflow_mesh.backfill import service
 from airflow_mesh.backfill.dag_runs import PlanNotExecutable
+from airflow_mesh.backfill.jobs import JobConflict
+from airflow_mesh.backfill.models import JobStatus
 from airflow_mesh.backfill.request import BackfillRequest
 from airflow_mesh.core.planner.plan import UnknownRootError
 from airflow_mesh.core.registry import MeshValidationError
 from airflow_mesh.settings import configured_mesh
-from airflow_mesh.views.auth import CSRF_HEADER, csrf_guard, may_run
+from airflow_mesh.views.auth import (
+    CSRF_HEADER,
+    csrf_guard,
+    may_read_runs,
+    may_run,
+    may_steer,
+)
 from airflow_mesh.views.pages import base_of, render
 
-# The id column is a 32-bit INTEGER (PostgreSQL int4): bigger ids are refused with a 422, not a database error.
-RecordId = Annotated[int, Path(ge=1, le=2**31 - 1, description="a mesh backfill's id")]
+JOB_ID = Path(ge=1, le=2**31 - 1, description="a mesh backfill job id")
 
 
 class ExecuteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     request: BackfillRequest
-    confirm_runs: int = Field(description="the number of runs the user saw in the dry run and confirmed")
+    fingerprint: str = Field(min_length=64, max_length=64, description="the dry run's fingerprint the user confirmed")
+    summary: dict[str, Any] | None = Field(None, description="the dry run's summary, to say what changed on 409")
 
 
-def editor_check(user) -> Callable[[str], bool]:
-    """Whether the user may execute backfills in a DAG: what Airflow's ``POST /api/v2/backfills`` asks."""
-    return lambda dag_id: bool(may_run(user, [dag_id]))
+class Accepted(BaseModel):
+    id: int
+    status: JobStatus
+    url: str
+
+
+class DagPart(BaseModel):
+    dag_id: str
+    team: str | None
+    wave: int
+    tasks: list[str]
+    total: int
+    done: int
+    created: int
+    cleared: int
+    skipped: int
+    backfill_id: int | None
+
+
+class Job(BaseModel):
+    id: int
+    status: JobStatus
+    status_reason: str | None
+    user: str
+    roots: list[str]
+    start: str
+    end: str
+    request: dict[str, Any]
+    fingerprint: str
+    is_paused: bool
+    max_active_runs: int
+    total_runs: int
+    created_at: str
+    updated_at: str
+    materialized_at: str | None
+    finished_at: str | None
+    cancelled_by: str | None
+    left_out: list[str]
+    dags: list[DagPart]
+    progress: dict[str, Any] | None = None
 
 
 def _plan(req: BackfillRequest):
     try:
         return service.make_plan(req)
-    except (UnknownRootError, ValueError, MeshValidationError) as err:
+    except (UnknownRootError, ValueError, MeshValidationError, OverflowError) as err:
         raise HTTPException(422, str(err))
 
 
@@ -59,54 +105,105 @@ def _session():
     return create_session()
 
 
+def _forbid_unless_all(allowed: set[str], dag_ids: list[str], action: str) -> None:
+    missing = sorted(set(dag_ids) - allowed)
+    if missing:
+        raise HTTPException(403, {"message": f"you may not {action} in {len(missing)} DAG(s) of this job",
+                                  "missing_on": missing})
+
+
+def _load(job_id: int, user) -> dict:
+    """The job, if it exists and the user may read every one of its DAGs (else 404, as if absent)."""
+    from airflow_mesh.backfill.jobs import get_job
+    from airflow_mesh.backfill.materialize import sweep_interrupted
+    from airflow_mesh.backfill.steering import settle
+
+    with _session() as s:
+        sweep_interrupted(s)
+        settle(s, job_id)
+    with _session() as s:
+        record = get_job(s, job_id)
+    dag_ids = [d["dag_id"] for d in record["dags"]] if record else []
+    if record is None or set(dag_ids) - may_read_runs(user, dag_ids):
+        raise HTTPException(404, f"no mesh backfill job #{job_id} you may read")
+    return record
+
+
+def _materializer_running() -> None:
+    """Start this API server's background materializer on its first mesh request (not at plugin import:
+    schedulers, workers and task processes import the plugin too, and must not run it)."""
+    from airflow_mesh.backfill import worker
+
+    worker.start()
+
+
 def build_router() -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(dependencies=[Depends(_materializer_running)])
 
     @router.post("/api/backfills/plan")
     def plan_backfill(req: BackfillRequest, request: Request, user: GetUserDep) -> dict:
-        """Dry run: every affected run of every DAG, by wave, with what executing would clear or create."""
+        """Dry run: every affected run of every DAG, by wave, with what executing would clear, create or skip."""
         csrf_guard(request)
-        return service.describe(_plan(req), req, editor_check(user))
+        plan = _plan(req)
+        allowed = may_run(user, list(plan.dags))
+        return service.describe(plan, req, lambda d: d in allowed)
 
-    @router.post("/api/backfills", status_code=201)
-    def execute_backfill(body: ExecuteBody, request: Request, user: GetUserDep) -> dict:
-        """Execute atomically (all or nothing). Needs edit permission on every DAG of the plan."""
+    @router.post("/api/backfills", status_code=202, response_model=Accepted)
+    def execute_backfill(body: ExecuteBody, request: Request, user: GetUserDep) -> Accepted:
+        """Accept the confirmed plan as a job and answer at once; runs are materialized in the background."""
+        from airflow_mesh.backfill import jobs, worker
+
         csrf_guard(request)
         plan = _plan(body.request)
-        may_edit = editor_check(user)
-        missing = sorted(d for d in plan.dags if not may_edit(d))
-        if missing:
-            raise HTTPException(403, {"message": f"you may not edit {len(missing)} DAG(s) of this plan; dry run only",
-                                      "missing_edit_on": missing})
-        if plan.runs != body.confirm_runs:
-            raise HTTPException(409, f"the plan now has {plan.runs} runs, not the {body.confirm_runs} you confirmed "
-                                     "(runs were created or the registry changed): review the dry run again")
+        _forbid_unless_all(may_run(user, list(plan.dags)), list(plan.dags), "run backfills")
         try:
-            record_id = service.execute(plan, body.request, user=user.get_name())
+            accepted = jobs.submit(plan, body.request, user.get_name(), body.fingerprint, body.summary)
         except PlanNotExecutable as err:
             raise HTTPException(422, f"nothing was changed: {err}")
-        return {"id": record_id, "runs": plan.runs, "dags": len(plan.dags)}
+        except JobConflict as err:
+            raise HTTPException(409, err.detail)
+        worker.wake()
+        return Accepted(id=accepted.id, status=accepted.status, url=f"{base_of(request)}/backfill/{accepted.id}")
 
-    @router.get("/api/backfills")
-    def list_backfills(user: GetUserDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict]:
-        from airflow_mesh.backfill.records import ensure_table, list_records
+    @router.get("/api/backfills", response_model=list[Job])
+    def list_backfills(user: GetUserDep, limit: int = Query(50, ge=1, le=500)) -> list[dict]:
+        """Recent jobs whose every DAG the user may read."""
+        from airflow_mesh.backfill.jobs import list_jobs
 
-        ensure_table()
         with _session() as s:
-            return list_records(s, limit)
+            rows = list_jobs(s, limit)
+        readable = may_read_runs(user, {d["dag_id"] for r in rows for d in r["dags"]})
+        return [r for r in rows if {d["dag_id"] for d in r["dags"]} <= readable]
 
-    @router.get("/api/backfills/{record_id}")
-    def backfill_status(record_id: RecordId, user: GetUserDep) -> dict:
-        from airflow_mesh.backfill.records import ensure_table, get_record, progress
+    @router.get("/api/backfills/{job_id}", response_model=Job)
+    def backfill_status(user: GetUserDep, job_id: int = JOB_ID) -> dict:
+        from airflow_mesh.backfill.progress import progress
 
-        ensure_table()
+        record = _load(job_id, user)
         with _session() as s:
-            record = get_record(s, record_id)
-            if record is None:
-                raise HTTPException(404, f"no mesh backfill #{record_id}")
             record["progress"] = progress(s, record)
-        record.pop("runs")
         return record
+
+    def steer(action: str):
+        def route(request: Request, user: GetUserDep, job_id: int = JOB_ID) -> dict:
+            from airflow_mesh.backfill import steering, worker
+
+            csrf_guard(request)
+            record = _load(job_id, user)
+            dag_ids = [d["dag_id"] for d in record["dags"]]
+            _forbid_unless_all(may_steer(user, dag_ids), dag_ids, f"{action} backfills")
+            try:
+                out = getattr(steering, action)(job_id, user.get_name())
+            except JobConflict as err:
+                raise HTTPException(409, err.detail)
+            worker.wake()
+            return out
+        route.__doc__ = f"{action.capitalize()} the whole job, in every one of its DAGs."
+        return route
+
+    for action in ("pause", "resume", "cancel", "retry"):
+        router.add_api_route(f"/api/backfills/{{job_id}}/{action}", steer(action), methods=["POST"],
+                             response_model=Job, name=f"{action}_backfill")
 
     @router.get("/backfill", response_class=HTMLResponse)
     def backfill_page(request: Request, user: GetUserDep) -> str:
@@ -118,15 +215,10 @@ def build_router() -> APIRouter:
 
     @router.get("/backfill/history", response_class=HTMLResponse)
     def history_page(request: Request, user: GetUserDep) -> str:
-        from airflow_mesh.backfill.records import ensure_table, list_records
+        return render("history.html", base_of(request), list_backfills(user, 200))
 
-        ensure_table()
-        with _session() as s:
-            rows = list_records(s, 200)
-        return render("history.html", base_of(request), rows)
-
-    @router.get("/backfill/{record_id}", response_class=HTMLResponse)
-    def progress_page(record_id: RecordId, request: Request, user: GetUserDep) -> str:
-        return render("progress.html", base_of(request), {"id": record_id})
+    @router.get("/backfill/{job_id}", response_class=HTMLResponse)
+    def progress_page(request: Request, user: GetUserDep, job_id: int = JOB_ID) -> str:
+        return render("progress.html", base_of(request), {"id": job_id, "csrf_header": CSRF_HEADER})
 
     return router

@@ -1,20 +1,59 @@
-"""The backfill JSON API through Airflow's real API server app, as users with different rights.
-Dates in August 2026 belong to this module."""
+"""The backfill job JSON API through Airflow's real API server app, as users with different rights:
+dry run, execute (202, background materialization by the app's own thread), steering, conflicts,
+fingerprints, bad input. Dates in August 2026 belong to this module."""
 
 from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.usefixtures("airflow_db")
+pytestmark = pytest.mark.usefixtures("airflow_db", "mesh_tables", "no_active_jobs_left")
+
+
+@pytest.fixture(scope="module")
+def mesh_tables(airflow_db) -> None:
+    """The mesh's tables, as ``airflow db migrate`` makes them through MeshDBManager (idempotent)."""
+    from airflow.utils.session import create_session
+
+    from airflow_mesh.backfill.db_manager import MeshDBManager
+
+    with create_session() as s:
+        MeshDBManager(s).initdb()
+
+
+@pytest.fixture
+def no_active_jobs_left():
+    """Jobs hold their DAGs until they finish; no scheduler runs here, so each test cancels what it left."""
+    yield
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from airflow_mesh.backfill import steering
+    from airflow_mesh.backfill.models import JobStatus, job
+
+    with create_session() as s:
+        ids = s.scalars(select(job.c.id).where(job.c.status.in_([x.value for x in JobStatus if x.active]))).all()
+    for job_id in ids:
+        steering.cancel(job_id, "test-teardown")
+
+
+def wait_for(client, job_id: int, statuses: set[str], headers: dict) -> dict:
+    """Poll the job until it reaches one of ``statuses`` (bounded: 120 s)."""
+    import time
+
+    deadline = time.monotonic() + 120
+    while True:
+        record = client.get(f"/mesh/api/backfills/{job_id}", headers=headers).json()
+        if record["status"] in statuses or time.monotonic() > deadline:
+            return record
+        time.sleep(0.1)
 
 WEEK = {"roots": ["payments.transactions"], "start": "2026-08-03", "end": "2026-08-10"}
 
 
 @pytest.fixture(scope="module")
 def client():
-    from fastapi.testclient import TestClient
-
     from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
 
     return TestClient(create_app())
 
@@ -43,30 +82,91 @@ def test_dry_run_maps_a_week_of_hourly_data_to_every_downstream_dag(client) -> N
     assert set(plan["permission"]["missing_edit_on"]) == set(dags)
 
 
-def test_execute_needs_edit_rights_on_every_dag(client) -> None:
+def execute_body(plan: dict) -> dict:
+    return {"request": plan["request"], "fingerprint": plan["fingerprint"], "summary": plan["summary"]}
+
+
+def test_execute_needs_run_rights_on_every_dag(client) -> None:
     plan = client.post("/mesh/api/backfills/plan", json=WEEK, headers=bearer("viewer")).json()
-    r = client.post("/mesh/api/backfills", json={"request": WEEK, "confirm_runs": plan["runs"]}, headers=bearer("viewer"))
+    r = client.post("/mesh/api/backfills", json=execute_body(plan), headers=bearer("viewer"))
     assert r.status_code == 403
-    assert "payments_hourly" in r.json()["detail"]["missing_edit_on"]
+    assert "payments_hourly" in r.json()["detail"]["missing_on"]
 
 
-def test_execute_then_status_and_list(client) -> None:
+def test_execute_answers_202_at_once_then_the_app_materializes_and_the_job_is_steered(client) -> None:
+    from airflow.models.backfill import Backfill
+    from airflow.utils.session import create_session
+
     req = {"roots": ["payments_daily.build_settlements"], "start": "2026-08-03", "end": "2026-08-05"}
     plan = client.post("/mesh/api/backfills/plan", json=req, headers=bearer("admin")).json()
-    assert plan["permission"] == {"can_execute": True, "missing_edit_on": []}
-    stale = client.post("/mesh/api/backfills", json={"request": req, "confirm_runs": plan["runs"] + 1}, headers=bearer("admin"))
-    assert stale.status_code == 409 and "review the dry run again" in stale.json()["detail"]
+    assert plan["permission"] == {"can_execute": True, "missing_edit_on": []} and len(plan["fingerprint"]) == 64
 
-    r = client.post("/mesh/api/backfills", json={"request": req, "confirm_runs": plan["runs"]}, headers=bearer("admin"))
-    assert r.status_code == 201, r.text
-    record_id = r.json()["id"]
-    status = client.get(f"/mesh/api/backfills/{record_id}", headers=bearer("viewer")).json()
+    r = client.post("/mesh/api/backfills", json=execute_body(plan), headers=bearer("admin"))
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    assert r.json()["status"] == "queued" and r.json()["url"] == f"/mesh/backfill/{job_id}"
+    again = client.post("/mesh/api/backfills", json=execute_body(plan), headers=bearer("admin"))
+    assert again.status_code == 409 and f"mesh job #{job_id} is active on" in again.json()["detail"]["message"]
+    replan = client.post("/mesh/api/backfills/plan", json=req, headers=bearer("admin")).json()
+    assert replan["can_execute"] is False and replan["overlapping"][0]["id"] == job_id   # refused in the dry run
+
+    status = wait_for(client, job_id, {"running", "failed", "interrupted"}, bearer("viewer"))
+    assert status["status"] == "running", status
     assert status["user"] == "admin-1" and status["roots"] == ["payments_daily.build_settlements"]
-    assert status["progress"]["total"] == plan["runs"] and status["progress"]["status"] == "running"
+    assert status["progress"]["materialized"] == plan["runs"] and status["progress"]["materializing"] == (
+        f"{plan['runs']} of {plan['runs']} runs materialized")
     assert set(status["progress"]["dags"]) == set(plan["dags"])
+    assert sum(d["runs"]["queued"] for d in status["progress"]["dags"].values()) == plan["runs"]
+    with create_session() as s:
+        natives = {b.dag_id: b for b in s.query(Backfill).filter(Backfill.id.in_([d["backfill_id"] for d in status["dags"]]))}
+        assert set(natives) == set(plan["dags"]) and {b.triggering_user_name for b in natives.values()} == {"admin-1"}
+
+    denied = client.post(f"/mesh/api/backfills/{job_id}/pause", headers=bearer("viewer"))
+    assert denied.status_code == 403 and set(denied.json()["detail"]["missing_on"]) == set(plan["dags"])
+    assert client.post(f"/mesh/api/backfills/{job_id}/pause", headers=bearer("admin")).json()["status"] == "paused"
+    with create_session() as s:
+        assert all(s.get(Backfill, d["backfill_id"]).is_paused for d in status["dags"])
+    assert client.post(f"/mesh/api/backfills/{job_id}/resume", headers=bearer("admin")).json()["status"] == "running"
+    cancelled = client.post(f"/mesh/api/backfills/{job_id}/cancel", headers=bearer("admin")).json()
+    assert cancelled["status"] == "cancelled" and cancelled["cancelled_by"] == "admin-1"
+    late = client.post(f"/mesh/api/backfills/{job_id}/retry", headers=bearer("admin"))
+    assert late.status_code == 409 and "cancelled: it cannot be retried" in late.json()["detail"]["message"]
     listed = client.get("/mesh/api/backfills", headers=bearer("viewer")).json()
-    assert listed[0]["id"] == record_id
+    assert listed[0]["id"] == job_id and listed[0]["status"] == "cancelled"
     assert client.get("/mesh/api/backfills/999999", headers=bearer("viewer")).status_code == 404
+
+
+def test_a_changed_plan_cannot_be_executed_with_the_old_fingerprint(client) -> None:
+    req = {"roots": ["payments_daily.build_settlements"], "start": "2026-08-10", "end": "2026-08-12"}
+    plan = client.post("/mesh/api/backfills/plan", json=req, headers=bearer("admin")).json()
+    changed = {**execute_body(plan), "request": {**req, "end": "2026-08-13"}}
+    r = client.post("/mesh/api/backfills", json=changed, headers=bearer("admin"))
+    assert r.status_code == 409
+    changes = r.json()["detail"]["changes"]
+    assert any(c.startswith("end: '2026-08-12T00:00:00Z' -> '2026-08-13T00:00:00Z'") for c in changes), changes
+    assert any(c.startswith("DAG payments_daily: 2 -> 3 runs") for c in changes), changes
+
+
+def test_two_concurrent_executes_of_one_plan_one_wins_the_other_is_told_which(client) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    req = {"roots": ["payments_daily.build_settlements"], "start": "2026-08-17", "end": "2026-08-19"}
+    plan = client.post("/mesh/api/backfills/plan", json=req, headers=bearer("admin")).json()
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: client.post("/mesh/api/backfills", json=execute_body(plan),
+                                                      headers=bearer("admin")), range(2)))
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [202, 409], [a.text for a in answers]
+    winner = next(a for a in answers if a.status_code == 202).json()["id"]
+    loser = next(a for a in answers if a.status_code == 409).json()["detail"]
+    assert f"mesh job #{winner}" in loser["message"]
+
+
+def test_plans_over_the_run_limit_say_so_in_the_dry_run(client, monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW__MESH__BACKFILL_MAX_RUNS", "10")
+    plan = client.post("/mesh/api/backfills/plan", json=WEEK, headers=bearer("admin")).json()
+    assert plan["can_execute"] is False and plan["max_runs"] == 10
+    assert any("more than [mesh] backfill_max_runs = 10" in p for p in plan["problems"])
 
 
 def test_cookie_posts_need_the_csrf_header_and_same_origin(client) -> None:
@@ -93,3 +193,8 @@ def test_bad_input_is_named(client) -> None:
     assert backwards.status_code == 422 and "is not after start" in backwards.text
     team = client.post("/mesh/api/backfills/plan", json={**WEEK, "stop_at_teams": ["finance"]}, headers=bearer("viewer"))
     assert team.status_code == 422 and "unknown team(s) finance" in team.text
+    far = client.post("/mesh/api/backfills/plan", json={**WEEK, "end": "9999-12-31T23:59:59"}, headers=bearer("viewer"))
+    assert far.status_code == 422 and "outside the years 1900-2200" in far.text
+    assert client.get("/mesh/api/backfills/9223372036854775808", headers=bearer("viewer")).status_code == 422
+    assert client.get("/mesh/api/backfills?limit=-1", headers=bearer("viewer")).status_code == 422
+    assert client.post("/mesh/api/backfills/0/pause", headers=bearer("admin")).status_code == 422

@@ -1,5 +1,5 @@
 """The backfill API under FabAuthManager with team roles from 'airflow-mesh sync-roles': a risk team
-member may execute plans of risk's DAGs only, exactly where Airflow's own backfill API lets her. Runs the real API server app in a subprocess configured
+member may execute plans of risk's DAGs only. Runs the real API server app in a subprocess configured
 with FabAuthManager (the auth manager is process-wide), on this session's metadata DB."""
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ CLIENT = textwrap.dedent("""
     def plan(req):
         return client.post("/mesh/api/backfills/plan", headers=auth, json=req).json()
     own, other = plan(OWN), plan(OTHER)
-    denied = client.post("/mesh/api/backfills", headers=auth, json={"request": OTHER, "confirm_runs": other["runs"]})
-    allowed = client.post("/mesh/api/backfills", headers=auth, json={"request": OWN, "confirm_runs": own["runs"]})
+    def confirmed(p):
+        return {"request": p["request"], "fingerprint": p["fingerprint"], "summary": p["summary"]}
+    denied = client.post("/mesh/api/backfills", headers=auth, json=confirmed(other))
+    allowed = client.post("/mesh/api/backfills", headers=auth, json=confirmed(own))
     # Airflow's own answers to rita for the same actions: the reference the mesh must match
     native = {"from_date": "2026-08-24T00:00:00Z", "to_date": "2026-08-26T00:00:00Z"}
     airflow_dry_run = {dag: client.post("/api/v2/backfills/dry_run", headers=auth, json={"dag_id": dag, **native}).status_code
@@ -43,6 +45,28 @@ CLIENT = textwrap.dedent("""
 """)
 
 
+@pytest.fixture
+def mesh_jobs(airflow_db):
+    """The mesh's tables (as 'airflow db migrate' makes them); afterwards the job this test accepted is
+    cancelled (no scheduler runs here, and an active job holds its DAGs for later tests)."""
+    from sqlalchemy import select
+
+    from airflow.utils.session import create_session
+
+    from airflow_mesh.backfill import steering
+    from airflow_mesh.backfill.db_manager import MeshDBManager
+    from airflow_mesh.backfill.models import JobStatus, job
+
+    with create_session() as s:
+        MeshDBManager(s).initdb()
+    yield
+    with create_session() as s:
+        ids = s.scalars(select(job.c.id).where(job.c.status.in_([x.value for x in JobStatus if x.active]))).all()
+    for job_id in ids:
+        steering.cancel(job_id, "test-teardown")
+
+
+@pytest.mark.usefixtures("mesh_jobs")
 def test_team_role_may_execute_its_own_dags_only() -> None:
     env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}",
                AIRFLOW__CORE__AUTH_MANAGER="airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager")
@@ -67,5 +91,5 @@ def test_team_role_may_execute_its_own_dags_only() -> None:
     assert r["other"]["can_execute"] is False
     assert "payments_hourly" in r["other"]["missing_edit_on"] and "bi_daily" in r["other"]["missing_edit_on"]
     assert not any(d.startswith("risk_") for d in r["other"]["missing_edit_on"])
-    assert r["denied"][0] == 403 and "payments_hourly" in r["denied"][1]["detail"]["missing_edit_on"]
-    assert r["allowed"][0] == 201, r["allowed"]
+    assert r["denied"][0] == 403 and "payments_hourly" in r["denied"][1]["detail"]["missing_on"]
+    assert r["allowed"][0] == 202, r["allowed"]

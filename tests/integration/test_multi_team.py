@@ -184,7 +184,7 @@ def answers() -> dict:
             bundle("business-intelligence", None), bundle("authentication", None)]),
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"admin:admin,alice:user:{TEAM_B},bob:user:{TEAM_A}",
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(tmp / "passwords.json"),
-        AIRFLOW_MESH_CACHE_DIR=str(tmp / "mesh-cache"),
+        AIRFLOW__MESH__CACHE_DIR=str(tmp / "mesh-cache"),
     )
     proc = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps([PAYMENTS_ONLY, WHOLE_CHAIN, RANGE])],
                           env=env, capture_output=True, text=True, timeout=600, cwd=tmp)

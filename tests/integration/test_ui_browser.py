@@ -79,7 +79,7 @@ def test_mesh_map_shows_every_table_when_a_comment_holds_html(live_server, brows
 def open_backfill(page):
     page.get_by_role("button", name="Browse").click()
     page.get_by_role("menuitem", name="Mesh backfill").click()
-    page.wait_for_url("**/plugin/mesh-backfill")
+    page.wait_for_url("**/plugin/mesh-backfill", timeout=90000)   # Airflow's React UI is slow on a loaded 2-core box
     return plugin_frame(page)
 
 
@@ -92,7 +92,7 @@ def fill_week(frame, start: str, end: str) -> None:
     frame.locator("#plan-summary").wait_for(timeout=30000)
 
 
-def test_viewer_can_plan_but_not_execute(live_server, browser) -> None:
+def test_viewer_can_plan_but_not_execute(live_server, browser, mesh_jobs) -> None:
     page = ui_login(browser, live_server, "viewer", "viewer-pw")
     frame = open_backfill(page)
     fill_week(frame, "2026-09-21", "2026-09-28")
@@ -100,7 +100,29 @@ def test_viewer_can_plan_but_not_execute(live_server, browser) -> None:
     assert frame.locator("#execute-btn").is_disabled()
 
 
-def test_backfill_a_week_of_hourly_data_from_the_nav_plan_execute_and_watch(live_server, browser) -> None:
+@pytest.fixture
+def mesh_jobs(airflow_db):
+    """The mesh's tables (as ``airflow db migrate`` makes them); afterwards, cancel what the test left active
+    (no scheduler runs here, and an active job holds its DAGs)."""
+    from sqlalchemy import select
+
+    from airflow.utils.session import create_session
+
+    from airflow_mesh.backfill import steering
+    from airflow_mesh.backfill.db_manager import MeshDBManager
+    from airflow_mesh.backfill.models import JobStatus, job
+
+    with create_session() as s:
+        MeshDBManager(s).initdb()
+    yield
+    with create_session() as s:
+        ids = s.scalars(select(job.c.id).where(job.c.status.in_([x.value for x in JobStatus if x.active]))).all()
+    for job_id in ids:
+        steering.cancel(job_id, "test-teardown")
+
+
+def test_backfill_a_week_of_hourly_data_from_the_nav_plan_execute_watch_pause_resume_cancel(live_server, browser,
+                                                                                             mesh_jobs) -> None:
     from sqlalchemy import func, select
 
     from airflow.models.dagrun import DagRun
@@ -123,16 +145,39 @@ def test_backfill_a_week_of_hourly_data_from_the_nav_plan_execute_and_watch(live
 
     frame.locator("#execute-btn").click()
     assert frame.locator("#confirm-text").inner_text() == (
-        f"Execute {total} runs in {len(runs)} DAGs? Existing runs are cleared and re-run; missing runs are created.")
+        "Execute a backfill of payments.transactions for [2026-09-07T00:00, 2026-09-14T00:00) (all downstream): "
+        f"{total} runs in {len(runs)} DAGs? Finished runs have their planned tasks cleared and re-run, missing runs "
+        "are created, queued or running runs are skipped.")
     frame.locator("#confirm-yes").click()
-    frame.locator("#status").wait_for(timeout=30000)
+    frame.locator("#status").wait_for(timeout=30000)   # the job page shows the job at once
+    frame.locator("#materialized", has_text=f"{total:,} of {total:,} runs materialized").wait_for(timeout=60000)
+    frame.locator("#status", has_text="running").wait_for(timeout=30000)
     page.screenshot(path=str(SHOTS / "backfill-progress.png"))
     assert frame.locator("#done").inner_text() == f"0 of {total}"
     assert frame.locator("#progress tr[data-dag]").count() == len(runs)
+    assert frame.locator("#progress tr[data-dag=payments_hourly] td.queued").inner_text() == "168"
     with create_session() as s:
-        created = dict(s.execute(select(DagRun.dag_id, func.count()).where(DagRun.run_id.like("mesh_backfill__2026-09%"))
-                                 .group_by(DagRun.dag_id)).all())
-        monthly = s.scalars(select(DagRun).where(DagRun.dag_id == "bi_monthly",
-                                                 DagRun.run_id.like("mesh_backfill__2026-10-01%"))).one()
-        assert monthly.note == "mesh backfill of payments.transactions by admin"
+        created = dict(s.execute(select(DagRun.dag_id, func.count()).where(
+            DagRun.run_type == "backfill", DagRun.logical_date >= datetime(2026, 9, 7, tzinfo=UTC),
+            DagRun.logical_date <= datetime(2026, 10, 1, 1, tzinfo=UTC))
+            .group_by(DagRun.dag_id)).all())
     assert created["payments_hourly"] == 168 and created["risk_weekly"] == 2
+
+    frame.locator("#pause-btn").click()
+    frame.locator("#status", has_text="paused").wait_for(timeout=30000)
+    frame.locator("#resume-btn").click()
+    frame.locator("#status", has_text="running").wait_for(timeout=30000)
+    frame.locator("#cancel-btn").click()
+    frame.locator("#status", has_text="cancelled").wait_for(timeout=60000)
+    assert "cancelled by admin" in frame.locator("#what").inner_text()
+    assert frame.locator("#progress tr[data-dag=payments_hourly] td.queued").inner_text() == "0"
+
+
+def test_a_changed_form_cannot_execute_the_old_plan(live_server, browser, mesh_jobs) -> None:
+    page = ui_login(browser, live_server, "admin", "admin-pw")
+    frame = open_backfill(page)
+    fill_week(frame, "2026-09-21", "2026-09-28")
+    assert frame.locator("#execute-btn").is_enabled()
+    frame.locator("#end").fill("2026-09-29")
+    assert frame.locator("#execute-btn").is_disabled()
+    assert "The form changed: plan again" in frame.locator("#stale").inner_text()

@@ -1,0 +1,238 @@
+"""Mesh backfill jobs: accept a plan as a durable job in one short transaction, read jobs back.
+
+A job is one native Airflow ``Backfill`` per DAG of the plan, created here with the job (so
+Airflow's own "one active backfill per DAG" rule sees them at once) and filled with runs later,
+in the background (:mod:`airflow_mesh.backfill.materialize`). Accepting a job never enumerates
+runs: the execute request answers in the time of a dry run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from airflow_mesh.backfill.dag_runs import PlanNotExecutable, prepare
+from airflow_mesh.backfill.models import JobStatus, job, job_dag
+from airflow_mesh.backfill.request import BackfillRequest
+from airflow_mesh.core.intervals import iso
+from airflow_mesh.core.planner.plan import Plan
+from airflow_mesh.settings import setting
+
+ACTIVE = [s.value for s in JobStatus if s.active]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def max_runs() -> int:
+    """``[mesh] backfill_max_runs``: the largest plan one job may hold (split bigger ones)."""
+    return setting("backfill_max_runs")
+
+
+def default_max_active_runs() -> int:
+    """``[mesh] backfill_max_active_runs``: runs of one job running at once per DAG, unless the request says."""
+    return setting("backfill_max_active_runs")
+
+
+class JobConflict(Exception):
+    """The job cannot be accepted or steered as asked (HTTP 409); ``detail`` says why and what to do."""
+
+    def __init__(self, detail: dict[str, Any]):
+        super().__init__(detail.get("message"))
+        self.detail = detail
+
+
+def plan_summary(plan: Plan, request: BackfillRequest) -> dict:
+    """What the user confirms: roots, range, options and each DAG's ranges and run count."""
+    return {
+        "request": request.model_dump(mode="json"),
+        "dags": {d: {"runs": p.runs, "ranges": [[iso(r.first), iso(r.last), r.count] for r in p.ranges]}
+                 for d, p in sorted(plan.dags.items())},
+        "runs": plan.runs,
+    }
+
+
+def fingerprint(summary: dict) -> str:
+    return hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()
+
+
+def summary_changes(seen: dict | None, current: dict) -> list[str]:
+    """Human list of what differs between the plan the user saw and the plan now."""
+    if not seen:
+        return ["the plan differs from the one confirmed (no summary was sent to say how)"]
+    out = []
+    if seen.get("request") != current["request"]:
+        for key in sorted(set(seen.get("request") or {}) | set(current["request"])):
+            a, b = (seen.get("request") or {}).get(key), current["request"].get(key)
+            if a != b:
+                out.append(f"{key}: {a!r} -> {b!r}")
+    old, new = seen.get("dags") or {}, current["dags"]
+    out += [f"DAG {d} added ({new[d]['runs']} runs)" for d in sorted(set(new) - set(old))]
+    out += [f"DAG {d} left the plan" for d in sorted(set(old) - set(new))]
+    out += [f"DAG {d}: {old[d].get('runs')} -> {new[d]['runs']} runs" for d in sorted(set(old) & set(new))
+            if old[d] != new[d]]
+    return out or ["the plan differs from the one confirmed"]
+
+
+def overlapping(session, dag_ids: list[str]) -> list[dict]:
+    """Active mesh jobs and native Airflow backfills touching any of ``dag_ids``."""
+    from airflow.models.backfill import Backfill
+
+    if not dag_ids:
+        return []
+    found: dict[str, dict] = {}
+    rows = session.execute(select(job_dag.c.job_id, job_dag.c.dag_id).where(job_dag.c.active_dag_id.in_(dag_ids)))
+    mesh_backfills: set[int] = set()
+    for job_id, dag_id in rows:
+        found.setdefault(f"mesh job #{job_id}", {"kind": "mesh", "id": job_id, "dags": []})["dags"].append(dag_id)
+    for (bid,) in session.execute(select(job_dag.c.backfill_id).where(
+            job_dag.c.dag_id.in_(dag_ids), job_dag.c.backfill_id.is_not(None))):
+        mesh_backfills.add(bid)
+    for bid, dag_id in session.execute(select(Backfill.id, Backfill.dag_id).where(
+            Backfill.dag_id.in_(dag_ids), Backfill.completed_at.is_(None))):
+        if bid not in mesh_backfills:
+            found[f"Airflow backfill #{bid}"] = {"kind": "airflow", "id": bid, "dags": [dag_id]}
+    return [{"name": name, **v} for name, v in sorted(found.items())]
+
+
+def overlap_message(items: list[dict]) -> str:
+    return "; ".join(f"{i['name']} is active on {', '.join(sorted(i['dags']))}" for i in items) + (
+        ": wait for it to finish, or cancel it, then plan again")
+
+
+@dataclass
+class Accepted:
+    id: int
+    status: JobStatus
+
+
+def submit(plan: Plan, request: BackfillRequest, user: str, seen_fingerprint: str | None = None,
+           seen_summary: dict | None = None) -> Accepted:
+    """Accept the plan as a queued job with one native backfill per DAG; nothing runs until materialized.
+
+    Raises :class:`PlanNotExecutable` (422: nothing changed) or :class:`JobConflict` (409: another job or
+    backfill is active on a DAG, or the plan is not the one the user confirmed).
+    """
+    from airflow.utils.session import create_session
+
+    if plan.runs == 0:
+        raise PlanNotExecutable("the plan has no runs: " + ("; ".join(plan.left_out) or "nothing in range"))
+    limit = max_runs()
+    if plan.runs > limit:
+        raise PlanNotExecutable(f"the plan has {plan.runs:,} runs, more than [mesh] backfill_max_runs = {limit:,}. "
+                                "Fix: split the range, or raise the limit")
+    summary = plan_summary(plan, request)
+    fp = fingerprint(summary)
+    if seen_fingerprint is not None and seen_fingerprint != fp:
+        raise JobConflict({"message": "the plan changed since the dry run you confirmed: review it again",
+                           "changes": summary_changes(seen_summary, summary), "fingerprint": fp})
+    mar = request.max_active_runs or default_max_active_runs()
+    stamp = now()
+    with create_session() as session:
+        tasks = {}
+        for dag_id, p in plan.dags.items():
+            tasks[dag_id] = prepare(session, p)[1]
+        busy = overlapping(session, sorted(plan.dags))
+        if busy:
+            raise JobConflict({"message": overlap_message(busy), "overlapping": busy})
+        try:
+            job_id = _insert_job(session, plan, request, user, fp, mar, tasks, stamp)
+            session.commit()
+        except IntegrityError:  # another job took a DAG of this plan between our check and our insert
+            session.rollback()
+            busy = overlapping(session, sorted(plan.dags))
+            raise JobConflict({"message": overlap_message(busy) if busy else
+                               "another job took a DAG of this plan at the same moment: plan again",
+                               "overlapping": busy})
+    return Accepted(int(job_id), JobStatus.QUEUED)
+
+
+def _insert_job(session, plan: Plan, request: BackfillRequest, user: str, fp: str, mar: int,
+                tasks: dict[str, list[str]], stamp: datetime) -> int:
+    """The job row, and per DAG its native backfill and its part (which takes the DAG: unique index)."""
+    from airflow.models.backfill import Backfill, ReprocessBehavior
+
+    job_id = session.execute(insert(job).values(
+        created_at=stamp, updated_at=stamp, user=user, roots=json.dumps(request.roots), start=request.start,
+        end=request.end, request=json.dumps(request.model_dump(mode="json")), fingerprint=fp,
+        status=JobStatus.QUEUED.value, is_paused=False, max_active_runs=mar, total_runs=plan.runs,
+        left_out=json.dumps(plan.left_out))).inserted_primary_key[0]
+    for wave, dag_ids in enumerate(plan.waves):
+        for dag_id in dag_ids:
+            p = plan.dags[dag_id]
+            session.execute(insert(job_dag).values(
+                job_id=job_id, dag_id=dag_id, active_dag_id=dag_id, team=p.team, wave=wave,
+                tasks=json.dumps(tasks[dag_id]), ranges=json.dumps([[iso(r.first), iso(r.last), r.count] for r in p.ranges]),
+                total=p.runs, done=0, created=0, cleared=0, skipped=0))
+            native = Backfill(dag_id=dag_id, from_date=request.start, to_date=request.end, dag_run_conf={},
+                              is_paused=False, max_active_runs=mar, triggering_user_name=user,
+                              reprocess_behavior=(ReprocessBehavior.FAILED if request.only_failed
+                                                  else ReprocessBehavior.COMPLETED))
+            session.add(native)
+            session.flush()
+            session.execute(update(job_dag).where(job_dag.c.job_id == job_id, job_dag.c.dag_id == dag_id)
+                            .values(backfill_id=native.id))
+    return int(job_id)
+
+
+def get_job(session, job_id: int) -> dict | None:
+    row = session.execute(select(job).where(job.c.id == job_id)).mappings().first()
+    if row is None:
+        return None
+    out = job_document(row)
+    out["dags"] = [dag_document(r) for r in session.execute(
+        select(job_dag).where(job_dag.c.job_id == job_id).order_by(job_dag.c.wave, job_dag.c.dag_id)).mappings()]
+    return out
+
+
+def list_jobs(session, limit: int) -> list[dict]:
+    rows = session.execute(select(job).order_by(job.c.id.desc()).limit(limit)).mappings().all()
+    dags: dict[int, list[dict]] = {}
+    if rows:
+        for r in session.execute(select(job_dag).where(job_dag.c.job_id.in_([r["id"] for r in rows]))
+                                 .order_by(job_dag.c.wave, job_dag.c.dag_id)).mappings():
+            dags.setdefault(r["job_id"], []).append(dag_document(r))
+    return [{**job_document(r), "dags": dags.get(r["id"], [])} for r in rows]
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def job_document(row) -> dict:
+    return {
+        "id": row["id"], "status": row["status"], "status_reason": row["status_reason"], "user": row["user"],
+        "roots": json.loads(row["roots"]), "start": _iso(row["start"]), "end": _iso(row["end"]),
+        "request": json.loads(row["request"]), "fingerprint": row["fingerprint"], "is_paused": row["is_paused"],
+        "max_active_runs": row["max_active_runs"], "total_runs": row["total_runs"],
+        "created_at": _iso(row["created_at"]), "updated_at": _iso(row["updated_at"]),
+        "materialized_at": _iso(row["materialized_at"]), "finished_at": _iso(row["finished_at"]),
+        "cancelled_by": row["cancelled_by"], "left_out": json.loads(row["left_out"]),
+    }
+
+
+def dag_document(row) -> dict:
+    return {"dag_id": row["dag_id"], "team": row["team"], "wave": row["wave"], "tasks": json.loads(row["tasks"]),
+            "total": row["total"], "done": row["done"], "created": row["created"], "cleared": row["cleared"],
+            "skipped": row["skipped"], "backfill_id": row["backfill_id"]}
+
+
+def set_status(session, job_id: int, status: JobStatus, reason: str | None = None, *, when: list[str] | None = None,
+               **values: Any) -> bool:
+    """Store a status change (optionally only from the statuses in ``when``); True if the row changed."""
+    stmt = update(job).where(job.c.id == job_id)
+    if when is not None:
+        stmt = stmt.where(job.c.status.in_(when))
+    values.update(status=status.value, status_reason=reason, updated_at=now())
+    if status.value not in ACTIVE:
+        values.setdefault("finished_at", now())
+    return session.execute(stmt.values(**values)).rowcount == 1

@@ -1,0 +1,1 @@
+"""Alembic migrations of the mesh's tables (run by ``airflow db migrate`` through MeshDBManager)."""
