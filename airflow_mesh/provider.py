@@ -40,8 +40,8 @@ MESH_OPTIONS: dict[str, dict[str, Any]] = {
         "default": "strict",
     },
     "recheck_seconds": {
-        "description": "How long a process trusts the registry it loaded before checking the files for changes "
-                       "(file modification times; an unchanged registry is not parsed again).",
+        "description": "How long a process trusts the registry it loaded before reading the files again for changes "
+                       "(a hash of their content; an unchanged registry is not parsed again).",
         "version_added": "0.1.0",
         "type": "float",
         "example": "30",
