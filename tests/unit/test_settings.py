@@ -32,7 +32,7 @@ def test_provider_info_declares_every_setting_with_description_type_and_default(
     assert {"root", "enforce", "recheck_seconds", "cache_dir", "warehouse", "backfill_max_runs",
             "backfill_max_active_runs"} <= set(options)
     for key, option in options.items():
-        assert option["description"] and option["type"] in ("string", "integer", "float"), key
+        assert option["description"] and option["type"] in ("string", "integer", "float", "boolean"), key
         assert isinstance(option["default"], str), key
     assert options["root"]["default"] == ""  # no packaged registry: the mesh stays out of the way
 
@@ -49,6 +49,16 @@ def test_airflow_resolves_mesh_options_from_cfg_env_and_provider_defaults(monkey
     monkeypatch.setenv("AIRFLOW__MESH__BACKFILL_MAX_RUNS", "many")
     with pytest.raises(settings.MeshSettingError, match=r"\[mesh\] backfill_max_runs is 'many', not an integer"):
         settings.backfill_max_runs()
+
+
+def test_boolean_settings_parse_as_airflow_writes_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__MESH__BACKFILL_MATERIALIZER", "False")
+    assert settings.setting("backfill_materializer") is False
+    monkeypatch.setenv("AIRFLOW__MESH__BACKFILL_MATERIALIZER", "true")
+    assert settings.setting("backfill_materializer") is True
+    monkeypatch.setenv("AIRFLOW__MESH__BACKFILL_MATERIALIZER", "sometimes")
+    with pytest.raises(settings.MeshSettingError, match=r"\[mesh\] backfill_materializer is 'sometimes', not a boolean"):
+        settings.setting("backfill_materializer")
 
 
 def test_no_root_means_not_configured_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
