@@ -97,7 +97,7 @@ def cmd_backfill_plan(args: argparse.Namespace) -> int:
         req = _request_from_args(args)
         plan = req.plan(load_mesh(args.root) if args.root else configured_mesh(), datetime.now(UTC))
     except (ValidationError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(_explain(err), file=sys.stderr)
         return 2
     print(f"Backfill of {', '.join(plan.roots)} for {plan.period}: {plan.runs:,} runs in {len(plan.dags)} DAGs "
           f"({', '.join(f'{team} {n:,}' for team, n in plan.runs_by_team().items())})")
@@ -111,6 +111,20 @@ def cmd_backfill_plan(args: argparse.Namespace) -> int:
         print(f"left out: {line}")
     print("(dry run: 'airflow-mesh backfill run' with the same arguments executes it)")
     return 0
+
+
+def _explain(err: Exception) -> str:
+    """One line per problem of a rejected request, without pydantic's URLs and input dumps."""
+    from pydantic import ValidationError
+
+    if not isinstance(err, ValidationError):
+        return f"error: {err}"
+    lines = []
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"])
+        message = e["msg"].removeprefix("Value error, ")
+        lines.append(f"error: {field}: {message}" if field else f"error: {message}")
+    return "\n".join(lines)
 
 
 def _request_from_args(args: argparse.Namespace):
@@ -139,7 +153,7 @@ def cmd_backfill_run(args: argparse.Namespace) -> int:
         req = _request_from_args(args)
         plan = service.make_plan(req)
     except (ValidationError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(_explain(err), file=sys.stderr)
         return 2
     preview = service.describe(plan, req, may_edit=None)
     for problem in preview["problems"]:

@@ -46,7 +46,7 @@ from typing import Any
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk.exceptions import AirflowException, AirflowTaskTimeout
 
-from airflow_mesh.core.intervals import grid_for, iso, partition_value
+from airflow_mesh.core.intervals import iso
 from airflow_mesh.hooks.yarn_rm import (
     RMClient,
     RMUnavailable,
@@ -57,7 +57,7 @@ from airflow_mesh.hooks.yarn_rm import (
 from airflow_mesh.operators.produce import check_producer, with_table_outlet
 from airflow_mesh.settings import configured_mesh
 from airflow_mesh.triggers.yarn_trigger import YarnApplicationTrigger
-from airflow_mesh.utils.run_period import run_period
+from airflow_mesh.utils.run_period import table_period
 
 TAG_PREFIX = "airflow-mesh-"
 
@@ -126,8 +126,8 @@ class SparkYarnOperator(SparkSubmitOperator):
     # --- what the mesh sets before the provider takes over -----------------------------------------
     def _period_args(self, context: Any) -> list[str]:
         t = configured_mesh().table(self.table)
-        period = run_period(context, t.schedule)
-        return ["--table", t.name, "--partition", partition_value(grid_for(t.schedule), period),
+        period, partition = table_period(context, t)  # the contract's period, in the table's time zone
+        return ["--table", t.name, "--partition", partition,
                 "--period-start", iso(period.start), "--period-end", iso(period.end)]
 
     def execute(self, context: Any) -> Any:

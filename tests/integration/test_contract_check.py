@@ -144,7 +144,7 @@ def test_matching_producers_pass(findings) -> None:
 
 def test_schedule_mismatch_is_refused_with_line_and_fix(findings) -> None:
     [line] = findings["hourly_vs_daily"]
-    assert "hourly_vs_daily.py:9: [contract] db.hourly_vs_daily (ddl/data/hourly_vs_daily.sql)" in line  # the task's line
+    assert "hourly_vs_daily.py:10: [contract] db.hourly_vs_daily (ddl/data/hourly_vs_daily.sql)" in line  # the task's line
     assert ("run at logical date 2026-01-02T00:00Z (0 0 * * * in UTC) covers [2026-01-01T00:00, 2026-01-02T00:00), "
             "but mesh.schedule '@hourly' in mesh.timezone 'UTC' says that run covers [2026-01-01T23:00, 2026-01-02T00:00)"
             ) in line

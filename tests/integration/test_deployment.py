@@ -142,7 +142,7 @@ def test_root_only_in_airflow_cfg_reaches_validate_policy_and_pages(tmp_path: Pa
     assert line, probe.stderr[-3000:]
     result = json.loads(line[len("RESULT "):])
     # The policy enforces that registry: a DAG without a team is rejected (strict).
-    assert len(result["errors"]) == 1 and "deploy_plain_report breaks 1 ownership rule" in result["errors"][0]
+    assert len(result["errors"]) == 1 and "deploy_plain_report breaks 1 mesh rule" in result["errors"][0]
     # The plugin's pages serve the same registry.
     assert len(result["tables"]) == 16 and "payments.transactions" in result["tables"]
 

@@ -150,7 +150,7 @@ def test_map_api_of_an_invalid_registry_answers_422_with_located_errors(client, 
     assert answer.status_code == 422
     errors = answer.json()["errors"]
     assert {"file": "ddl/payments/broken.sql", "line": 1, "message": "missing TBLPROPERTIES 'mesh.producer'",
-            "fix": "add 'mesh.producer' = '...' (see docs/registry.md)"} in errors
+            "fix": "add 'mesh.producer' = '...' (see docs/registry.md)", "rule": ""} in errors
 
 
 @pytest.mark.parametrize("path", ["/mesh/", "/mesh/backfill"])

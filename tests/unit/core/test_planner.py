@@ -80,6 +80,7 @@ def test_cli_backfill_plan_prints_waves_and_cuts_and_rejects_a_bad_range() -> No
     assert "risk_merchant" in ok.stdout and "8 runs" in ok.stdout
     assert "left out: bi.revenue_monthly" in ok.stdout
     bad = subprocess.run(base + ["--start", "2026-11-09", "--end", "2026-11-02"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "is not after --start" in bad.stderr
+    assert bad.returncode == 2 and "is not after start 2026-11-09" in bad.stderr  # the API's own validation
+    assert "pydantic.dev" not in bad.stderr  # one line a person can act on, no validator dump
     typo = subprocess.run(base + ["--start", "yesterday", "--end", "2026-11-02"], capture_output=True, text=True)
     assert typo.returncode == 2 and "'yesterday' is not an ISO date" in typo.stderr
