@@ -384,3 +384,32 @@ def test_a_job_whose_runs_were_deleted_ends_failed_instead_of_running_forever() 
     record = job_of(job_id)
     assert record["status"] == "failed" and record["status_reason"] == "2 run(s) were deleted"
     assert record["finished_at"] is not None
+
+
+def test_run_backwards_starts_the_newest_runs_first_and_the_default_the_oldest() -> None:
+    """The scheduler starts a native backfill's runs in sort_ordinal order: that order is the plan's."""
+    from airflow.models.backfill import BackfillDagRun
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    from airflow_mesh.backfill import steering
+    from airflow_mesh.backfill.materialize import materialize_next
+
+    def start_order(job_id: int) -> list[datetime]:
+        [part] = [x for x in job_of(job_id)["dags"] if x["dag_id"] == "payments_hourly"]
+        with create_session() as s:
+            return list(s.scalars(
+                select(DagRun.logical_date).join(BackfillDagRun, BackfillDagRun.dag_run_id == DagRun.id)
+                .where(BackfillDagRun.backfill_id == part["backfill_id"]).order_by(BackfillDagRun.sort_ordinal)))
+
+    orders = {}
+    for backwards, day in ((True, d(2026, 7, 9)), (False, d(2026, 7, 10))):
+        req = BackfillRequest(roots=["payments.transactions"], start=day, end=day + timedelta(hours=6),
+                              downstream=False, run_backwards=backwards)
+        job_id = accept(req)
+        materialize_next(job_id=job_id)
+        orders[backwards] = start_order(job_id)
+        steering.cancel(job_id, "test")  # frees payments_hourly for the next job
+    assert len(orders[True]) == len(orders[False]) == 6
+    assert orders[True] == sorted(orders[True], reverse=True)   # newest first
+    assert orders[False] == sorted(orders[False])               # oldest first
