@@ -34,7 +34,9 @@ def test_mesh_map_from_airflow_nav_search_dictionary_and_run_state(live_server, 
     page.wait_for_url("**/plugin/mesh")
     frame = plugin_frame(page)
 
-    assert "4 teams · 16 tables" in frame.locator("#counts").inner_text()
+    from playwright.sync_api import expect
+
+    expect(frame.locator("#counts")).to_contain_text("4 teams · 16 tables", timeout=30000)  # once the page's script ran
     assert frame.locator("g.node").count() == 16
     assert frame.locator("g.node.private").count() == 3
 

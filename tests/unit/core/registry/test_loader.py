@@ -116,15 +116,16 @@ def test_cli_validate_lists_all_errors_and_exits_non_zero(mesh_copy: Path) -> No
     assert ok.returncode == 0 and "16 tables" in ok.stdout
 
 
-def test_cli_show_prints_owner_schema_and_consumers() -> None:
+def test_cli_show_prints_owner_schema_and_consumers(tmp_path: Path) -> None:
+    env = {"AIRFLOW__MESH__ROOT": str(EXAMPLE_ROOT), "PATH": "", "AIRFLOW_HOME": str(tmp_path / "home")}
     proc = subprocess.run([sys.executable, "-m", "airflow_mesh.cli", "show", "payments.settlements_daily"],
-                          capture_output=True, text=True, env={"AIRFLOW__MESH__ROOT": str(EXAMPLE_ROOT), "PATH": ""})
+                          capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "owner      payments  Ana Souza <ana.souza@example.com>" in proc.stdout
     assert "bi.merchant_revenue_daily (business-intelligence)" in proc.stdout
     assert "net_amount" in proc.stdout and "[partition]" in proc.stdout
     bad = subprocess.run([sys.executable, "-m", "airflow_mesh.cli", "show", "settlements_daily"],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "did you mean payments.settlements_daily" in bad.stderr
 
 
