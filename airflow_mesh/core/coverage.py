@@ -93,7 +93,7 @@ class Requirement:
         return data
 
     @classmethod
-    def from_json(cls, data: dict) -> "Requirement":
+    def from_json(cls, data: dict) -> Requirement:
         data = dict(data)
         for k in ("period_start", "period_end", "first", "last"):
             data[k] = datetime.fromisoformat(data[k]) if data[k] else None

@@ -8,8 +8,9 @@ the registry; any other operator can declare them with
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from airflow_mesh.core.contract import SUPPORTED_TIMETABLES, TimetableFacts
 from airflow_mesh.core.intervals import Period, TimetableKind, as_utc

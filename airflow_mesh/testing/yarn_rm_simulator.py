@@ -51,7 +51,7 @@ class YarnRMSimulator:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_port}"
 
-    def __enter__(self) -> "YarnRMSimulator":
+    def __enter__(self) -> YarnRMSimulator:
         self._thread.start()
         return self
 

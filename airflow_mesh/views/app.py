@@ -17,14 +17,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-
-from airflow.api_fastapi.core_api.security import GetUserDep
 
 from airflow_mesh.core.registry import MeshValidationError, UnknownTableError
 from airflow_mesh.settings import MeshNotConfigured, configured_mesh

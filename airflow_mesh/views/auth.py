@@ -21,14 +21,13 @@ authenticated with, not by what a header claims.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import urlparse
-
-from fastapi import HTTPException, Request
-from fastapi.security.utils import get_authorization_scheme_param
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from fastapi import HTTPException, Request
+from fastapi.security.utils import get_authorization_scheme_param
 
 CSRF_HEADER = "X-Requested-By"
 
