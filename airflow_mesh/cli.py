@@ -83,8 +83,8 @@ def _utc(value: str):
 
     try:
         return as_utc(datetime.fromisoformat(value))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO date or datetime, e.g. 2026-11-02 or 2026-11-02T03:00")
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO date or datetime, e.g. 2026-11-02 or 2026-11-02T03:00") from err
 
 
 @reports_registry_errors

@@ -88,8 +88,8 @@ class TableSensor(BaseSensorOperator):
             return requirements_for(configured_mesh(), self.tables, period, self.on_unavailable)
         except DataUnavailable as err:
             if self.on_unavailable == "skip":
-                raise AirflowSkipException(str(err))
-            raise AirflowFailException(str(err))
+                raise AirflowSkipException(str(err)) from err
+            raise AirflowFailException(str(err)) from err
 
     def _judge(self, reqs: list[Requirement]) -> bool:
         status, message, _ = evaluate(reqs, fetch_task_states, self.failed_states)

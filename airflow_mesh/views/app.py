@@ -144,7 +144,7 @@ def create_mesh_app() -> FastAPI:
         try:
             t = mesh.table(name)
         except UnknownTableError as err:
-            raise HTTPException(status_code=404, detail=str(err))
+            raise HTTPException(status_code=404, detail=str(err)) from err
         team = mesh.teams[t.team]
         data = t.model_dump(mode="json", exclude={"lines"})
         data.update(owner_contact=team.contact_line, consumers=list(mesh.downstream(t.name)))

@@ -96,7 +96,7 @@ def _plan(req: BackfillRequest):
     try:
         return service.make_plan(req)
     except (UnknownRootError, ValueError, MeshValidationError, OverflowError) as err:
-        raise HTTPException(422, str(err))
+        raise HTTPException(422, str(err)) from err
 
 
 def _session():
@@ -159,9 +159,9 @@ def build_router() -> APIRouter:
         try:
             accepted = jobs.submit(plan, body.request, user.get_name(), body.fingerprint, body.summary)
         except PlanNotExecutable as err:
-            raise HTTPException(422, f"nothing was changed: {err}")
+            raise HTTPException(422, f"nothing was changed: {err}") from err
         except JobConflict as err:
-            raise HTTPException(409, err.detail)
+            raise HTTPException(409, err.detail) from err
         worker.wake()
         return Accepted(id=accepted.id, status=accepted.status, url=f"{base_of(request)}/backfill/{accepted.id}")
 
@@ -195,7 +195,7 @@ def build_router() -> APIRouter:
             try:
                 out = getattr(steering, action)(job_id, user.get_name())
             except JobConflict as err:
-                raise HTTPException(409, err.detail)
+                raise HTTPException(409, err.detail) from err
             worker.wake()
             return out
         route.__doc__ = f"{action.capitalize()} the whole job, in every one of its DAGs."

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 from typing import Protocol
 
@@ -49,7 +49,7 @@ CRON_PRESETS: dict[str, str] = {
 _TINY = timedelta(microseconds=1)
 
 
-class Grain(str, Enum):
+class Grain(StrEnum):
     """How coarse a schedule's periods are: names partitions and words messages."""
 
     MINUTE = "minute"
