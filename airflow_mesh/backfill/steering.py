@@ -202,4 +202,6 @@ def _read(job_id: int) -> dict:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        return get_job(session, job_id)
+        record = get_job(session, job_id)
+    assert record is not None  # jobs are never deleted, and every caller found this one first (_require)
+    return record

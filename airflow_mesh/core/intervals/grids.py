@@ -76,11 +76,23 @@ class ScheduleError(ValueError):
 
 
 class Grid(Protocol):
-    """The ticks of one schedule. All methods take and return aware UTC datetimes."""
+    """The ticks of one schedule. All methods take and return aware UTC datetimes.
 
-    expression: str
-    grain: Grain
-    tz: tzinfo
+    The attributes are read-only properties: grids are immutable (frozen dataclasses, or computed from the
+    grid they wrap), and a protocol with plain attributes would demand settable ones.
+    """
+
+    @property
+    def expression(self) -> str:
+        """The cron expression (presets resolved)."""
+
+    @property
+    def grain(self) -> Grain:
+        """How coarse the periods are."""
+
+    @property
+    def tz(self) -> tzinfo:
+        """The zone the expression is evaluated in."""
 
     def floor(self, t: datetime) -> datetime:
         """The largest tick ``<= t``."""

@@ -20,7 +20,7 @@ the :class:`Table`. sqlglot is imported only when a file needs it.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
@@ -88,8 +88,8 @@ def _token_error(text: str, display: str, error: Exception) -> MeshError:
             return MeshError(file=display, line=no, message="unbalanced single quote",
                              fix="write an apostrophe inside a string as \\' or ''")
     snippet = str(error).partition("'")[2].rstrip("'")[:40]
-    line = _line_at(text, snippet, 1) if snippet else 1
-    return MeshError(file=display, line=line, message=f"not valid Spark SQL: {error}",
+    at = _line_at(text, snippet, 1) if snippet else 1
+    return MeshError(file=display, line=at, message=f"not valid Spark SQL: {error}",
                      fix="check quotes and parentheses")
 
 
@@ -253,6 +253,7 @@ def _start_date(raw: RawTable, lines: dict[str, int], errors: _Errors) -> dateti
     value = raw.properties.get("mesh.start_date")
     if not value:
         return None
+    zone: tzinfo
     try:
         zone = ZoneInfo(raw.properties.get("mesh.timezone") or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
