@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-postgresql system-packages bench venv clean
+.PHONY: demo test lint test-sqlite test-postgresql system-packages bench venv clean
 
 # Debian packages the tests use: Chromium (browser tests) and PostgreSQL (the suite's second database).
 system-packages:
@@ -21,9 +21,14 @@ $(STAMP): pyproject.toml setup.cfg constraints.txt
 
 venv: $(STAMP)
 
+# ruff (with a complexity limit) and mypy on the package; `make test` runs it first, so a lint error fails fast.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check airflow_mesh bench scripts dags tests
+	$(VENV)/bin/mypy
+
 # The whole suite twice: on SQLite, then on a throw-away PostgreSQL the test session starts and stops
 # (tests/conftest.py). Both runs always happen; the summary names both; either failing fails `make test`.
-test: $(STAMP) system-packages
+test: lint $(STAMP) system-packages
 	@sqlite=0; postgresql=0; \
 	echo "=== test suite on SQLite ==="; \
 	AIRFLOW_MESH_TEST_DB=sqlite $(PY) -m pytest $(PYTEST_ARGS) || sqlite=$$?; \

@@ -16,10 +16,14 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airflow_mesh.core.registry import UnknownTableError, load_mesh, validate_root
 from airflow_mesh.core.registry.models import MeshValidationError
 from airflow_mesh.settings import MeshNotConfigured, MeshSettingError, configured_mesh, mesh_root
+
+if TYPE_CHECKING:
+    from airflow_mesh.core.planner import Plan
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -83,8 +87,8 @@ def _utc(value: str):
 
     try:
         return as_utc(datetime.fromisoformat(value))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO date or datetime, e.g. 2026-11-02 or 2026-11-02T03:00")
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO date or datetime, e.g. 2026-11-02 or 2026-11-02T03:00") from err
 
 
 @reports_registry_errors
@@ -137,6 +141,25 @@ def _request_from_args(args: argparse.Namespace):
                            max_active_runs=getattr(args, "max_active_runs", None))
 
 
+def _print_run_preview(plan: Plan, preview: dict) -> None:
+    """What ``backfill run`` is about to do, per wave and DAG, so the user confirms what they saw."""
+    print(f"Backfill of {', '.join(plan.roots)}, [{preview['start']}, {preview['end']}), "
+          f"{plan.runs:,} runs in {len(plan.dags)} DAGs:")
+    for wave, dags in enumerate(plan.waves):
+        for dag_id in dags:
+            d = preview["dags"][dag_id]
+            print(f"wave {wave}  {dag_id:<24} {d['runs']:>7,} runs ({d['to_create']} to create, {d['to_clear']} to "
+                  f"clear, {d['in_flight']} in flight: skipped)  tasks {', '.join(d['tasks'])}")
+    for line in plan.left_out:
+        print(f"left out: {line}")
+
+
+def _confirmed(plan: Plan) -> bool:
+    """Whether the user answers yes at the prompt (anything else, including an empty line, is no)."""
+    answer = input(f"Execute {plan.runs:,} runs in {len(plan.dags)} DAGs? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
 @reports_registry_errors
 def cmd_backfill_run(args: argparse.Namespace) -> int:
     """Accept a job against this machine's Airflow metadata DB (like Airflow's own CLI: DB access = trust),
@@ -160,20 +183,10 @@ def cmd_backfill_run(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
     if preview["problems"]:
         return 1
-    print(f"Backfill of {', '.join(plan.roots)}, [{preview['start']}, {preview['end']}), "
-          f"{plan.runs:,} runs in {len(plan.dags)} DAGs:")
-    for wave, dags in enumerate(plan.waves):
-        for dag_id in dags:
-            d = preview["dags"][dag_id]
-            print(f"wave {wave}  {dag_id:<24} {d['runs']:>7,} runs ({d['to_create']} to create, {d['to_clear']} to "
-                  f"clear, {d['in_flight']} in flight: skipped)  tasks {', '.join(d['tasks'])}")
-    for line in plan.left_out:
-        print(f"left out: {line}")
-    if not args.yes:
-        answer = input(f"Execute {plan.runs:,} runs in {len(plan.dags)} DAGs? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            print("Nothing done.")
-            return 1
+    _print_run_preview(plan, preview)
+    if not (args.yes or _confirmed(plan)):
+        print("Nothing done.")
+        return 1
     try:
         accepted = jobs.submit(plan, req, f"cli:{getpass.getuser()}", preview["fingerprint"], preview["summary"])
     except PlanNotExecutable as err:

@@ -30,8 +30,8 @@ from typing import Any
 from airflow.exceptions import AirflowClusterPolicyViolation
 from airflow.policies import hookimpl
 
-from airflow_mesh.core.registry.models import MeshValidationError, TaskDefaults
 from airflow_mesh.core.contract import check_contract
+from airflow_mesh.core.registry.models import MeshValidationError, TaskDefaults
 from airflow_mesh.core.rules import check_dag
 from airflow_mesh.governance.facts import dag_facts, timetable_facts
 from airflow_mesh.notifications.owner import MeshOwnerNotifier

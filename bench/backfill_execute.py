@@ -26,9 +26,9 @@ import os
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 UTC_ = UTC
-from pathlib import Path
 
 HOME = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
 os.environ.update({

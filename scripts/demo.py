@@ -15,9 +15,10 @@ sys.path.insert(0, str(_Path(__file__).resolve().parents[1] / "scripts"))  # see
 
 from datetime import datetime, timedelta
 
+from seed import seed_runs, sync_dags_to_db
+
 from airflow_mesh.core.intervals import UTC, as_utc, grid_for
 from airflow_mesh.settings import configured_mesh
-from seed import seed_runs, sync_dags_to_db
 
 
 def history_start(now: datetime) -> datetime:

@@ -7,8 +7,8 @@ put in a given state. Idempotent: a logical date that already has a run is left 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable
 
 from airflow_mesh.core.intervals import as_utc
 

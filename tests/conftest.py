@@ -75,7 +75,6 @@ def _db_description() -> str:
 def airflow_db() -> Path:
     """Migrate a fresh metadata DB once per session and load the example DAGs into it."""
     from airflow.utils.db import resetdb
-
     from seed import sync_dags_to_db
 
     resetdb()
@@ -91,7 +90,6 @@ def live_server(airflow_db):
 
     import httpx
     import uvicorn
-
     from airflow.api_fastapi.app import create_app
 
     with socket.socket() as s:

@@ -9,6 +9,7 @@ their dependencies.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -30,7 +31,7 @@ def dry_run(plan: Plan, session) -> DryRun:
     for wave, dag_ids in enumerate(plan.waves):
         for dag_id in dag_ids:
             p = plan.dags[dag_id]
-            entry = {"dag_id": dag_id, "team": p.team, "schedule": p.schedule, "wave": wave, "tables": p.tables,
+            entry: dict[str, Any] = {"dag_id": dag_id, "team": p.team, "schedule": p.schedule, "wave": wave, "tables": p.tables,
                      "reads": p.reads, "runs": p.runs,
                      "ranges": [{"first": iso(r.first), "last": iso(r.last), "count": r.count} for r in p.ranges]}
             try:

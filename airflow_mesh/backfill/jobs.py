@@ -145,12 +145,12 @@ def submit(plan: Plan, request: BackfillRequest, user: str, seen_fingerprint: st
         try:
             job_id = _insert_job(session, plan, request, user, fp, mar, tasks, stamp)
             session.commit()
-        except IntegrityError:  # another job took a DAG of this plan between our check and our insert
+        except IntegrityError as err:  # another job took a DAG of this plan between our check and our insert
             session.rollback()
             busy = overlapping(session, sorted(plan.dags))
             raise JobConflict({"message": overlap_message(busy) if busy else
                                "another job took a DAG of this plan at the same moment: plan again",
-                               "overlapping": busy})
+                               "overlapping": busy}) from err
     return Accepted(int(job_id), JobStatus.QUEUED)
 
 

@@ -125,8 +125,8 @@ def materialize(job_id: int, owner: str) -> JobStatus:
             plans = []
             for d in record["dags"]:
                 dag = serialized_dag(d["dag_id"], session)
-                ranges = json.loads(session.scalar(select(job_dag.c.ranges).where(
-                    job_dag.c.job_id == job_id, job_dag.c.dag_id == d["dag_id"])))
+                ranges = json.loads(session.execute(select(job_dag.c.ranges).where(
+                    job_dag.c.job_id == job_id, job_dag.c.dag_id == d["dag_id"])).scalar_one())
                 plans.append((d, dag, run_infos(dag, d["dag_id"], ranges, d["total"], backwards)))
     except PlanNotExecutable as err:
         with create_session() as session:

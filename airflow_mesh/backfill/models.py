@@ -11,7 +11,7 @@ of overlapping plans cannot both win, whatever API server they reach.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
@@ -29,7 +29,7 @@ from sqlalchemy import (
 metadata = MetaData()
 
 
-class JobStatus(str, Enum):
+class JobStatus(StrEnum):
     """A mesh backfill job's durable status."""
 
     QUEUED = "queued"                # accepted; nothing materialized yet

@@ -139,9 +139,9 @@ def retry(job_id: int, user: str) -> dict:
                         session.execute(update(job_dag).where(job_dag.c.job_id == job_id,
                                                               job_dag.c.dag_id == d["dag_id"])
                                         .values(active_dag_id=d["dag_id"]))
-                except IntegrityError:
+                except IntegrityError as err:
                     raise JobConflict({"message": f"DAG {d['dag_id']} is held by another active mesh job: "
-                                                  "wait for it, then retry"})
+                                                  "wait for it, then retry"}) from err
         session.execute(update(Backfill).where(Backfill.id.in_(_backfill_ids(session, job_id)))
                         .values(completed_at=None))
         if record["status"] == JobStatus.FAILED.value:
@@ -202,4 +202,6 @@ def _read(job_id: int) -> dict:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        return get_job(session, job_id)
+        record = get_job(session, job_id)
+    assert record is not None  # jobs are never deleted, and every caller found this one first (_require)
+    return record

@@ -105,8 +105,8 @@ def _problem(t: Table, facts: TimetableFacts) -> tuple[str, str] | None:
                     f"but {contract} says that run covers {promised}",
                     f"make the DAG's schedule and time zone match the contract (e.g. schedule='{t.schedule}' "
                     f"with start_date in {t.timezone}), or correct {t.file}:{t.line_of('mesh.schedule')}")
-    first = first_period_start(t)
-    if first is not None and facts.runs and facts.runs[0][1].start > first:
+    first = first_period_start(t)  # None exactly when t.start_date is None; both tested so each is narrowed
+    if first is not None and t.start_date is not None and facts.runs and facts.runs[0][1].start > first:
         return (f"the DAG's first run covers {facts.runs[0][1]}, but the contract promises data from "
                 f"{iso(first)}Z (mesh.start_date): readers of the earlier periods would wait forever",
                 f"set the DAG's start_date to {iso(t.start_date)}Z or earlier, or move mesh.start_date "

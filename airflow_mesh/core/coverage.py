@@ -93,7 +93,7 @@ class Requirement:
         return data
 
     @classmethod
-    def from_json(cls, data: dict) -> "Requirement":
+    def from_json(cls, data: dict) -> Requirement:
         data = dict(data)
         for k in ("period_start", "period_end", "first", "last"):
             data[k] = datetime.fromisoformat(data[k]) if data[k] else None
@@ -231,7 +231,7 @@ async def aevaluate(reqs: list[Requirement], afetch: AsyncFetchStates,
                     failed_states: Iterable[str] = DEFAULT_FAILED_STATES) -> tuple[str, str, list[TableStatus]]:
     """:func:`evaluate` for the triggerer: every call of every requirement in flight at once."""
     batches = [date_batches(r) for r in reqs]
-    answers = await asyncio.gather(*(afetch(r.dag_id, r.task_id, chunk) for r, b in zip(reqs, batches) for chunk in b))
+    answers = await asyncio.gather(*(afetch(r.dag_id, r.task_id, chunk) for r, b in zip(reqs, batches, strict=True) for chunk in b))
     it = iter(answers)
-    statuses = [judge(r, [(chunk, next(it)) for chunk in b], failed_states) for r, b in zip(reqs, batches)]
+    statuses = [judge(r, [(chunk, next(it)) for chunk in b], failed_states) for r, b in zip(reqs, batches, strict=True)]
     return verdict(reqs, statuses)

@@ -79,11 +79,25 @@ def producer_error(dag_id: str, task_id: str, table: Table, *, file: str, line: 
 
 
 def check_dag(mesh: Mesh, dag: DagFacts) -> tuple[str | None, list[MeshError]]:
-    """The DAG's team (when it has exactly one) and every rule it breaks."""
+    """The DAG's team (when it has exactly one) and every rule it breaks: first its ownership, then each
+    task's writes and reads (judged against that team)."""
     file = dag.fileloc or "<unknown file>"
+    team, violations = _dag_team(mesh, dag, file)
+    for task in dag.tasks:
+        line = _line_of(dag.fileloc, "task_id", task.task_id)
+        violations += _write_violations(mesh, dag.dag_id, task, team, file, line)
+        violations += _read_violations(mesh, dag.dag_id, task, team, file, line)
+    return team, violations
+
+
+def _dag_team(mesh: Mesh, dag: DagFacts, file: str) -> tuple[str | None, list[MeshError]]:
+    """The one registered team the DAG's folder, tags and tables declare, or ``None`` with why.
+
+    Unknown ``team:`` tags are reported on their own; "no registered team" only when no tag was unknown,
+    so a typo in a tag is not reported twice.
+    """
     dag_line = _line_of(dag.fileloc, "dag_id", dag.dag_id)
     violations: list[MeshError] = []
-
     found = declared_teams(mesh, dag.dag_id, dag.fileloc, dag.tags)
     unknown_tags = [t[len(TEAM_TAG_PREFIX):] for t in dag.tags
                     if t.startswith(TEAM_TAG_PREFIX) and t[len(TEAM_TAG_PREFIX):] not in mesh.teams]
@@ -105,32 +119,44 @@ def check_dag(mesh: Mesh, dag: DagFacts) -> tuple[str | None, list[MeshError]]:
         violations.append(_violation(
             file, dag_line, "team", f"DAG {dag.dag_id} belongs to no registered team",
             f"put the file under dags/<team>/ or tag the DAG 'team:<team>' (teams: {', '.join(sorted(mesh.teams))})"))
-
-    for task in dag.tasks:
-        line = _line_of(dag.fileloc, "task_id", task.task_id)
-        where = f"{dag.dag_id}.{task.task_id}"
-        for name in task.writes:
-            t = mesh.tables.get(name)
-            if t is None:
-                violations.append(_violation(
-                    file, line, "writes", f"task {where} writes {name}, which is not in the registry",
-                    f"add its CREATE TABLE to ddl/{team or '<team>'}/ first"))
-            elif team and t.team != team:
-                violations.append(_violation(
-                    file, line, "writes",
-                    f"task {where} (team {team}) writes {name}, which team {t.team} owns ({t.file}:{t.line})",
-                    f"write a table of team {team}, or ask {mesh.teams[t.team].contact_line} to hand it over"))
-            elif error := producer_error(dag.dag_id, task.task_id, t, file=file, line=line):
-                violations.append(error)
-        for name in task.reads:
-            t = mesh.tables.get(name)
-            if t is None:
-                violations.append(_violation(
-                    file, line, "reads", f"task {where} reads {name}, which is not in the registry",
-                    "check the table name with 'airflow-mesh show'"))
-            elif error := read_error(f"task {where}", team, t, mesh.teams.get(t.team), file=file, line=line):
-                violations.append(error)
     return team, violations
+
+
+def _write_violations(mesh: Mesh, dag_id: str, task: TaskFacts, team: str | None,
+                      file: str, line: int) -> list[MeshError]:
+    """Each table the task writes must be registered, owned by the DAG's team, and name the task as producer."""
+    violations: list[MeshError] = []
+    where = f"{dag_id}.{task.task_id}"
+    for name in task.writes:
+        t = mesh.tables.get(name)
+        if t is None:
+            violations.append(_violation(
+                file, line, "writes", f"task {where} writes {name}, which is not in the registry",
+                f"add its CREATE TABLE to ddl/{team or '<team>'}/ first"))
+        elif team and t.team != team:
+            violations.append(_violation(
+                file, line, "writes",
+                f"task {where} (team {team}) writes {name}, which team {t.team} owns ({t.file}:{t.line})",
+                f"write a table of team {team}, or ask {mesh.teams[t.team].contact_line} to hand it over"))
+        elif error := producer_error(dag_id, task.task_id, t, file=file, line=line):
+            violations.append(error)
+    return violations
+
+
+def _read_violations(mesh: Mesh, dag_id: str, task: TaskFacts, team: str | None,
+                     file: str, line: int) -> list[MeshError]:
+    """Each table the task reads must be registered and readable by the DAG's team (:func:`read_error`)."""
+    violations: list[MeshError] = []
+    where = f"{dag_id}.{task.task_id}"
+    for name in task.reads:
+        t = mesh.tables.get(name)
+        if t is None:
+            violations.append(_violation(
+                file, line, "reads", f"task {where} reads {name}, which is not in the registry",
+                "check the table name with 'airflow-mesh show'"))
+        elif error := read_error(f"task {where}", team, t, mesh.teams.get(t.team), file=file, line=line):
+            violations.append(error)
+    return violations
 
 
 def _violation(file: str, line: int, rule: str, message: str, fix: str) -> MeshError:

@@ -34,8 +34,8 @@ def check_folder(folder: Path) -> tuple[int, list[MeshError]]:
     from airflow.dag_processing.dagbag import DagBag
 
     from airflow_mesh.core.contract import check_contract
-    from airflow_mesh.governance.facts import dag_facts, timetable_facts
     from airflow_mesh.core.rules import check_dag
+    from airflow_mesh.governance.facts import dag_facts, timetable_facts
     from airflow_mesh.settings import configured_mesh
 
     folder = folder.resolve()

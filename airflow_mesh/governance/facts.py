@@ -8,8 +8,9 @@ the registry; any other operator can declare them with
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from airflow_mesh.core.contract import SUPPORTED_TIMETABLES, TimetableFacts
 from airflow_mesh.core.intervals import Period, TimetableKind, as_utc
@@ -71,7 +72,7 @@ def _sample_runs(dag: Any, kind: TimetableKind) -> list[tuple[datetime, Period]]
             last = info.data_interval
         dates = [as_utc(i.logical_date) for i in infos]
         if kind is TimetableKind.DATA_INTERVAL:
-            out += [(d, Period(as_utc(i.data_interval.start), as_utc(i.data_interval.end))) for d, i in zip(dates, infos)]
+            out += [(d, Period(as_utc(i.data_interval.start), as_utc(i.data_interval.end))) for d, i in zip(dates, infos, strict=True)]
         else:  # the run at tick t covers [previous tick, t)
-            out += [(d, Period(p, d)) for p, d in zip(dates, dates[1:])]
+            out += [(d, Period(p, d)) for p, d in zip(dates, dates[1:], strict=False)]  # neighbours
     return out

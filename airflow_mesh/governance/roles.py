@@ -14,8 +14,8 @@ user, op, admin) apply to all DAGs alike; see README "Governance".
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from airflow_mesh.core.ownership import owning_team
 from airflow_mesh.core.registry.mesh import Mesh
@@ -112,10 +112,9 @@ def sync_roles(security_manager, wanted: dict[str, set[Perm]], dry_run: bool = F
 
 def dags_in_db() -> list[DagRow]:
     """The DAGs Airflow knows, with file and tags (the ownership rule's inputs)."""
-    from sqlalchemy import select
-
     from airflow.models.dag import DagModel, DagTag
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         rows = session.execute(select(DagModel.dag_id, DagModel.fileloc)).all()

@@ -26,7 +26,7 @@ def run_migrations_offline():
 def run_migrations_online():
     connection = config.attributes.get("connection", None)
     if connection is None:
-        connection = settings.engine.connect()
+        connection = settings.get_engine().connect()
     with connection:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
                           version_table=version_table, include_object=include_object)

@@ -7,14 +7,15 @@ partition, so every (re)run overwrites exactly its own partition (idempotent).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_mesh.utils.assets import table_asset
 from airflow_mesh.core.registry import Table
 from airflow_mesh.core.rules import producer_error
 from airflow_mesh.settings import configured_mesh
+from airflow_mesh.utils.assets import table_asset
 from airflow_mesh.utils.run_period import table_period
 
 

@@ -10,13 +10,13 @@ It fails at once when one of them failed, naming the owning team and its contact
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Sequence
+from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 from airflow.sdk.bases.sensor import BaseSensorOperator
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
-from airflow_mesh.utils.assets import table_asset
 from airflow_mesh.core.coverage import (
     DEFAULT_FAILED_STATES,
     DataUnavailable,
@@ -28,8 +28,9 @@ from airflow_mesh.core.coverage import (
 from airflow_mesh.core.ownership import owning_team
 from airflow_mesh.core.rules import read_error
 from airflow_mesh.settings import configured_mesh
-from airflow_mesh.utils.run_period import run_period
 from airflow_mesh.triggers.table_trigger import TableCoverageTrigger, fetch_task_states
+from airflow_mesh.utils.assets import table_asset
+from airflow_mesh.utils.run_period import run_period
 
 
 class PrivateTableError(ValueError):
@@ -87,8 +88,8 @@ class TableSensor(BaseSensorOperator):
             return requirements_for(configured_mesh(), self.tables, period, self.on_unavailable)
         except DataUnavailable as err:
             if self.on_unavailable == "skip":
-                raise AirflowSkipException(str(err))
-            raise AirflowFailException(str(err))
+                raise AirflowSkipException(str(err)) from err
+            raise AirflowFailException(str(err)) from err
 
     def _judge(self, reqs: list[Requirement]) -> bool:
         status, message, _ = evaluate(reqs, fetch_task_states, self.failed_states)

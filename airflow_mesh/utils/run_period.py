@@ -42,6 +42,9 @@ def timetable_shape(timetable: Any) -> tuple[str, str | None, str]:
 def _logical_date(context: Any) -> datetime:
     dag_run = context.get("dag_run")
     tick = context.get("logical_date") or (dag_run.run_after if dag_run is not None else None)
+    if tick is None:
+        raise PeriodUnknownError("the task's context has neither a logical_date nor a dag_run, so its run has no "
+                                 "period. Fix: call this from a task of a DAG run")
     return as_utc(tick)
 
 

@@ -21,14 +21,17 @@ authenticated with, not by what a header claims.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
-
-from fastapi import HTTPException, Request
-from fastapi.security.utils import get_authorization_scheme_param
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from fastapi import HTTPException, Request
+from fastapi.security.utils import get_authorization_scheme_param
+
+if TYPE_CHECKING:
+    from airflow.api_fastapi.auth.managers.base_auth_manager import ResourceMethod
 
 CSRF_HEADER = "X-Requested-By"
 
@@ -44,7 +47,7 @@ def dag_teams(dag_ids: Iterable[str]) -> dict[str, str | None]:
     return {dag_id: mapping.get(dag_id) for dag_id in ids}
 
 
-def authorized_dags(user, dag_ids: Iterable[str], method: str, entity: DagAccessEntity | None) -> set[str]:
+def authorized_dags(user, dag_ids: Iterable[str], method: ResourceMethod, entity: DagAccessEntity | None) -> set[str]:
     """The DAGs among ``dag_ids`` on which the auth manager grants ``method`` on ``entity`` to ``user``."""
     manager = get_auth_manager()
     return {

@@ -96,7 +96,7 @@ def _plan(req: BackfillRequest):
     try:
         return service.make_plan(req)
     except (UnknownRootError, ValueError, MeshValidationError, OverflowError) as err:
-        raise HTTPException(422, str(err))
+        raise HTTPException(422, str(err)) from err
 
 
 def _session():
@@ -138,87 +138,96 @@ def _materializer_running() -> None:
 
 
 def build_router() -> APIRouter:
+    """The routes, in matching order (``/backfill/history`` before ``/backfill/{job_id}``). The handlers are
+    module-level functions below so each one reads (and is measured) on its own."""
     router = APIRouter(dependencies=[Depends(_materializer_running)])
-
-    @router.post("/api/backfills/plan")
-    def plan_backfill(req: BackfillRequest, request: Request, user: GetUserDep) -> dict:
-        """Dry run: every affected run of every DAG, by wave, with what executing would clear, create or skip."""
-        csrf_guard(request)
-        plan = _plan(req)
-        allowed = may_run(user, list(plan.dags))
-        return service.describe(plan, req, lambda d: d in allowed)
-
-    @router.post("/api/backfills", status_code=202, response_model=Accepted)
-    def execute_backfill(body: ExecuteBody, request: Request, user: GetUserDep) -> Accepted:
-        """Accept the confirmed plan as a job and answer at once; runs are materialized in the background."""
-        from airflow_mesh.backfill import jobs, worker
-
-        csrf_guard(request)
-        plan = _plan(body.request)
-        _forbid_unless_all(may_run(user, list(plan.dags)), list(plan.dags), "run backfills")
-        try:
-            accepted = jobs.submit(plan, body.request, user.get_name(), body.fingerprint, body.summary)
-        except PlanNotExecutable as err:
-            raise HTTPException(422, f"nothing was changed: {err}")
-        except JobConflict as err:
-            raise HTTPException(409, err.detail)
-        worker.wake()
-        return Accepted(id=accepted.id, status=accepted.status, url=f"{base_of(request)}/backfill/{accepted.id}")
-
-    @router.get("/api/backfills", response_model=list[Job])
-    def list_backfills(user: GetUserDep, limit: int = Query(50, ge=1, le=500)) -> list[dict]:
-        """Recent jobs whose every DAG the user may read."""
-        from airflow_mesh.backfill.jobs import list_jobs
-
-        with _session() as s:
-            rows = list_jobs(s, limit)
-        readable = may_read_runs(user, {d["dag_id"] for r in rows for d in r["dags"]})
-        return [r for r in rows if {d["dag_id"] for d in r["dags"]} <= readable]
-
-    @router.get("/api/backfills/{job_id}", response_model=Job)
-    def backfill_status(user: GetUserDep, job_id: int = JOB_ID) -> dict:
-        from airflow_mesh.backfill.progress import progress
-
-        record = _load(job_id, user)
-        with _session() as s:
-            record["progress"] = progress(s, record)
-        return record
-
-    def steer(action: str):
-        def route(request: Request, user: GetUserDep, job_id: int = JOB_ID) -> dict:
-            from airflow_mesh.backfill import steering, worker
-
-            csrf_guard(request)
-            record = _load(job_id, user)
-            dag_ids = [d["dag_id"] for d in record["dags"]]
-            _forbid_unless_all(may_steer(user, dag_ids), dag_ids, f"{action} backfills")
-            try:
-                out = getattr(steering, action)(job_id, user.get_name())
-            except JobConflict as err:
-                raise HTTPException(409, err.detail)
-            worker.wake()
-            return out
-        route.__doc__ = f"{action.capitalize()} the whole job, in every one of its DAGs."
-        return route
-
+    router.post("/api/backfills/plan")(plan_backfill)
+    router.post("/api/backfills", status_code=202, response_model=Accepted)(execute_backfill)
+    router.get("/api/backfills", response_model=list[Job])(list_backfills)
+    router.get("/api/backfills/{job_id}", response_model=Job)(backfill_status)
     for action in ("pause", "resume", "cancel", "retry"):
-        router.add_api_route(f"/api/backfills/{{job_id}}/{action}", steer(action), methods=["POST"],
+        router.add_api_route(f"/api/backfills/{{job_id}}/{action}", _steer_route(action), methods=["POST"],
                              response_model=Job, name=f"{action}_backfill")
-
-    @router.get("/backfill", response_class=HTMLResponse)
-    def backfill_page(request: Request, user: GetUserDep) -> str:
-        """Choose roots, range and options; dry-run; execute with confirmation."""
-        mesh = configured_mesh()
-        choices = sorted(mesh.tables) + sorted(mesh.tables_by_dag) + sorted({t.producer for t in mesh.tables.values()})
-        return render("backfill.html", base_of(request),
-                      {"choices": choices, "teams": sorted(mesh.teams), "csrf_header": CSRF_HEADER})
-
-    @router.get("/backfill/history", response_class=HTMLResponse)
-    def history_page(request: Request, user: GetUserDep) -> str:
-        return render("history.html", base_of(request), list_backfills(user, 200))
-
-    @router.get("/backfill/{job_id}", response_class=HTMLResponse)
-    def progress_page(request: Request, user: GetUserDep, job_id: int = JOB_ID) -> str:
-        return render("progress.html", base_of(request), {"id": job_id, "csrf_header": CSRF_HEADER})
-
+    router.get("/backfill", response_class=HTMLResponse)(backfill_page)
+    router.get("/backfill/history", response_class=HTMLResponse)(history_page)
+    router.get("/backfill/{job_id}", response_class=HTMLResponse)(progress_page)
     return router
+
+
+def plan_backfill(req: BackfillRequest, request: Request, user: GetUserDep) -> dict:
+    """Dry run: every affected run of every DAG, by wave, with what executing would clear, create or skip."""
+    csrf_guard(request)
+    plan = _plan(req)
+    allowed = may_run(user, list(plan.dags))
+    return service.describe(plan, req, lambda d: d in allowed)
+
+
+def execute_backfill(body: ExecuteBody, request: Request, user: GetUserDep) -> Accepted:
+    """Accept the confirmed plan as a job and answer at once; runs are materialized in the background."""
+    from airflow_mesh.backfill import jobs, worker
+
+    csrf_guard(request)
+    plan = _plan(body.request)
+    _forbid_unless_all(may_run(user, list(plan.dags)), list(plan.dags), "run backfills")
+    try:
+        accepted = jobs.submit(plan, body.request, user.get_name(), body.fingerprint, body.summary)
+    except PlanNotExecutable as err:
+        raise HTTPException(422, f"nothing was changed: {err}") from err
+    except JobConflict as err:
+        raise HTTPException(409, err.detail) from err
+    worker.wake()
+    return Accepted(id=accepted.id, status=accepted.status, url=f"{base_of(request)}/backfill/{accepted.id}")
+
+
+def list_backfills(user: GetUserDep, limit: int = Query(50, ge=1, le=500)) -> list[dict]:
+    """Recent jobs whose every DAG the user may read."""
+    from airflow_mesh.backfill.jobs import list_jobs
+
+    with _session() as s:
+        rows = list_jobs(s, limit)
+    readable = may_read_runs(user, {d["dag_id"] for r in rows for d in r["dags"]})
+    return [r for r in rows if {d["dag_id"] for d in r["dags"]} <= readable]
+
+
+def backfill_status(user: GetUserDep, job_id: int = JOB_ID) -> dict:
+    from airflow_mesh.backfill.progress import progress
+
+    record = _load(job_id, user)
+    with _session() as s:
+        record["progress"] = progress(s, record)
+    return record
+
+
+def _steer_route(action: str):
+    """The handler of one steering action (a function of ``steering`` with the same name)."""
+    def route(request: Request, user: GetUserDep, job_id: int = JOB_ID) -> dict:
+        from airflow_mesh.backfill import steering, worker
+
+        csrf_guard(request)
+        record = _load(job_id, user)
+        dag_ids = [d["dag_id"] for d in record["dags"]]
+        _forbid_unless_all(may_steer(user, dag_ids), dag_ids, f"{action} backfills")
+        try:
+            out = getattr(steering, action)(job_id, user.get_name())
+        except JobConflict as err:
+            raise HTTPException(409, err.detail) from err
+        worker.wake()
+        return out
+    route.__doc__ = f"{action.capitalize()} the whole job, in every one of its DAGs."
+    return route
+
+
+def backfill_page(request: Request, user: GetUserDep) -> str:
+    """Choose roots, range and options; dry-run; execute with confirmation."""
+    mesh = configured_mesh()
+    choices = sorted(mesh.tables) + sorted(mesh.tables_by_dag) + sorted({t.producer for t in mesh.tables.values()})
+    return render("backfill.html", base_of(request),
+                  {"choices": choices, "teams": sorted(mesh.teams), "csrf_header": CSRF_HEADER})
+
+
+def history_page(request: Request, user: GetUserDep) -> str:
+    return render("history.html", base_of(request), list_backfills(user, 200))
+
+
+def progress_page(request: Request, user: GetUserDep, job_id: int = JOB_ID) -> str:
+    return render("progress.html", base_of(request), {"id": job_id, "csrf_header": CSRF_HEADER})

@@ -6,7 +6,7 @@ tasks), so the map costs the same with 16 tables or 500.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlalchemy import and_, func, select, tuple_
 

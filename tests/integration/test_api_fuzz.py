@@ -48,10 +48,9 @@ TYPED = {"date-time": st.sampled_from(["2026-01-05", "2026-01-06T00:00:00Z", "20
 @pytest.fixture(scope="module")
 def mesh():
     """The real API server app, the mesh app it mounts, and the mesh app's OpenAPI operations."""
+    from airflow.api_fastapi.app import create_app
     from fastapi.testclient import TestClient
     from starlette.routing import Mount
-
-    from airflow.api_fastapi.app import create_app
 
     app = create_app()
     mounted = next(r.app for r in app.routes if isinstance(r, Mount) and r.path == "/mesh")

@@ -49,9 +49,8 @@ CLIENT = textwrap.dedent("""
 def mesh_jobs(airflow_db):
     """The mesh's tables (as 'airflow db migrate' makes them); afterwards the job this test accepted is
     cancelled (no scheduler runs here, and an active job holds its DAGs for later tests)."""
-    from sqlalchemy import select
-
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     from airflow_mesh.backfill import steering
     from airflow_mesh.backfill.db_manager import MeshDBManager

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_mesh.core.rules import DagFacts, TaskFacts, check_dag
 from airflow_mesh.core.intervals import UTC
+from airflow_mesh.core.rules import DagFacts, TaskFacts, check_dag
 from airflow_mesh.settings import configured_mesh
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -221,7 +221,6 @@ def webhook():
 @pytest.mark.usefixtures("airflow_db")
 def test_failed_cross_team_wait_alerts_the_owner_naming_the_upstream_team(tmp_path, webhook, monkeypatch) -> None:
     from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
-
     from seed import seed_runs
 
     address, received = webhook

@@ -153,10 +153,9 @@ def separate_database_url(tmp: Path) -> str:
     SQLite: a file in ``tmp``. Otherwise a fresh database beside the session's on the
     same server (dropped and created again), so PostgreSQL runs test PostgreSQL.
     """
+    from airflow.configuration import conf
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
-
-    from airflow.configuration import conf
 
     url = make_url(conf.get("database", "sql_alchemy_conn"))
     if url.get_backend_name() == "sqlite":

@@ -43,9 +43,8 @@ def test_airflow_plugins_lists_the_mesh_plugin() -> None:
 
 @pytest.fixture(scope="module")
 def client():
-    from fastapi.testclient import TestClient
-
     from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
 
     return TestClient(create_app())
 

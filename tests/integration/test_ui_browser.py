@@ -8,9 +8,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from conftest import ui_login
 
 from airflow_mesh.core.intervals import UTC
-from conftest import ui_login
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 SHOTS = Path(os.environ["AIRFLOW_HOME"]) / "screenshots"
@@ -106,9 +106,8 @@ def test_viewer_can_plan_but_not_execute(live_server, browser, mesh_jobs) -> Non
 def mesh_jobs(airflow_db):
     """The mesh's tables (as ``airflow db migrate`` makes them); afterwards, cancel what the test left active
     (no scheduler runs here, and an active job holds its DAGs)."""
-    from sqlalchemy import select
-
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     from airflow_mesh.backfill import steering
     from airflow_mesh.backfill.db_manager import MeshDBManager
@@ -125,10 +124,9 @@ def mesh_jobs(airflow_db):
 
 def test_backfill_a_week_of_hourly_data_from_the_nav_plan_execute_watch_pause_resume_cancel(live_server, browser,
                                                                                              mesh_jobs) -> None:
-    from sqlalchemy import func, select
-
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
+    from sqlalchemy import func, select
 
     page = ui_login(browser, live_server, "admin", "admin-pw")
     frame = open_backfill(page)

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 from typing import Protocol
 
@@ -49,7 +49,7 @@ CRON_PRESETS: dict[str, str] = {
 _TINY = timedelta(microseconds=1)
 
 
-class Grain(str, Enum):
+class Grain(StrEnum):
     """How coarse a schedule's periods are: names partitions and words messages."""
 
     MINUTE = "minute"
@@ -76,11 +76,23 @@ class ScheduleError(ValueError):
 
 
 class Grid(Protocol):
-    """The ticks of one schedule. All methods take and return aware UTC datetimes."""
+    """The ticks of one schedule. All methods take and return aware UTC datetimes.
 
-    expression: str
-    grain: Grain
-    tz: tzinfo
+    The attributes are read-only properties: grids are immutable (frozen dataclasses, or computed from the
+    grid they wrap), and a protocol with plain attributes would demand settable ones.
+    """
+
+    @property
+    def expression(self) -> str:
+        """The cron expression (presets resolved)."""
+
+    @property
+    def grain(self) -> Grain:
+        """How coarse the periods are."""
+
+    @property
+    def tz(self) -> tzinfo:
+        """The zone the expression is evaluated in."""
 
     def floor(self, t: datetime) -> datetime:
         """The largest tick ``<= t``."""

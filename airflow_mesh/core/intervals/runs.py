@@ -18,14 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from airflow_mesh.core.intervals.grids import Grid
 from airflow_mesh.core.intervals.periods import IntervalSet, Period, merge_sorted
 from airflow_mesh.core.intervals.zones import as_utc
 
 
-class TimetableKind(str, Enum):
+class TimetableKind(StrEnum):
     """Which instant of a run's period Airflow calls its logical date."""
 
     TRIGGER = "trigger"  # CronTriggerTimetable (and presets/cron strings): the period's end

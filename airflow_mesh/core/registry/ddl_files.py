@@ -20,7 +20,7 @@ the :class:`Table`. sqlglot is imported only when a file needs it.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
@@ -88,8 +88,8 @@ def _token_error(text: str, display: str, error: Exception) -> MeshError:
             return MeshError(file=display, line=no, message="unbalanced single quote",
                              fix="write an apostrophe inside a string as \\' or ''")
     snippet = str(error).partition("'")[2].rstrip("'")[:40]
-    line = _line_at(text, snippet, 1) if snippet else 1
-    return MeshError(file=display, line=line, message=f"not valid Spark SQL: {error}",
+    at = _line_at(text, snippet, 1) if snippet else 1
+    return MeshError(file=display, line=at, message=f"not valid Spark SQL: {error}",
                      fix="check quotes and parentheses")
 
 
@@ -108,23 +108,14 @@ def _sqlglot_column(node, partition: bool) -> RawColumn:
 
 def read_ddl_with_sqlglot(text: str, display: str) -> tuple[RawTable | None, list[MeshError]]:
     """Any Spark SQL: sqlglot's parse of the file, or the located syntax error."""
-    import sqlglot
     from sqlglot import exp
-    from sqlglot.errors import ParseError, TokenError
 
     def err(message: str, fix: str, line: int = 1) -> tuple[None, list[MeshError]]:
         return None, [MeshError(file=display, line=line, message=message, fix=fix)]
 
-    try:
-        statements = [s for s in sqlglot.parse(text, read="spark") if s is not None]
-    except ParseError as e:
-        first = e.errors[0] if e.errors else {}
-        return err(f"not valid Spark SQL: {first.get('description') or e}", "correct the CREATE TABLE statement",
-                   first.get("line") or 1)
-    except TokenError as e:
-        return None, [_token_error(text, display, e)]
-    except RecursionError:
-        return err("nested too deeply to be a table contract", "declare plain columns with their types")
+    statements, errors = _sqlglot_statements(text, display)
+    if errors:
+        return None, errors
     creates = [s for s in statements if isinstance(s, exp.Create) and s.kind == "TABLE"]
     if len(statements) != 1 or len(creates) != 1:
         found = ", ".join(s.key.upper() for s in statements) or "nothing"
@@ -137,7 +128,37 @@ def read_ddl_with_sqlglot(text: str, display: str) -> tuple[RawTable | None, lis
     raw = RawTable(name=".".join(p for p in (table_node.db, table_node.name) if p).lower(),
                    line=(table_node.this.meta or {}).get("line", 1))
     raw.columns = [_sqlglot_column(c, False) for c in schema.expressions if isinstance(c, exp.ColumnDef)]
-    props = create.args.get("properties")
+    _read_sqlglot_properties(raw, create.args.get("properties"))
+    return raw, []
+
+
+def _sqlglot_statements(text: str, display: str) -> tuple[list, list[MeshError]]:
+    """sqlglot's statements of the file, or the one located error that stopped the parse.
+
+    Its own step so the three ways a parse fails (syntax, tokens, nesting) each get their own message.
+    """
+    import sqlglot
+    from sqlglot.errors import ParseError, TokenError
+
+    try:
+        return [s for s in sqlglot.parse(text, read="spark") if s is not None], []
+    except ParseError as e:
+        first = e.errors[0] if e.errors else {}
+        return [], [MeshError(file=display, line=first.get("line") or 1,
+                              message=f"not valid Spark SQL: {first.get('description') or e}",
+                              fix="correct the CREATE TABLE statement")]
+    except TokenError as e:
+        return [], [_token_error(text, display, e)]
+    except RecursionError:
+        return [], [MeshError(file=display, line=1, message="nested too deeply to be a table contract",
+                              fix="declare plain columns with their types")]
+
+
+def _read_sqlglot_properties(raw: RawTable, props) -> None:
+    """Copy the CREATE TABLE's properties into ``raw``: PARTITIONED BY (columns and names), COMMENT, and
+    TBLPROPERTIES (the mesh contract) as key -> string value."""
+    from sqlglot import exp
+
     for prop in props.expressions if props else []:
         if isinstance(prop, exp.PartitionedByProperty):
             for part in prop.this.expressions if isinstance(prop.this, exp.Schema) else [prop.this]:
@@ -148,7 +169,6 @@ def read_ddl_with_sqlglot(text: str, display: str) -> tuple[RawTable | None, lis
             raw.comment = prop.this.name
         elif isinstance(prop, exp.Property) and isinstance(prop.this, exp.Literal):
             raw.properties[prop.this.name] = prop.args["value"].name if prop.args.get("value") is not None else ""
-    return raw, []
 
 
 def read_ddl(text: str, display: str) -> tuple[RawTable | None, list[MeshError]]:
@@ -233,6 +253,7 @@ def _start_date(raw: RawTable, lines: dict[str, int], errors: _Errors) -> dateti
     value = raw.properties.get("mesh.start_date")
     if not value:
         return None
+    zone: tzinfo
     try:
         zone = ZoneInfo(raw.properties.get("mesh.timezone") or "UTC")
     except (ZoneInfoNotFoundError, ValueError):

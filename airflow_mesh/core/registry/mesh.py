@@ -8,6 +8,7 @@ table or DAG) from dictionaries, so lookups cost microseconds.
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from collections.abc import Iterator, Set
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -100,13 +101,27 @@ class Mesh:
 
 
 def build_mesh(root: str, teams: dict[str, Team], tables: list[Table],
-               invalid: set[str] = frozenset()) -> tuple[Mesh, list[MeshError]]:
+               invalid: Set[str] = frozenset()) -> tuple[Mesh, list[MeshError]]:
     """Cross-file checks (duplicates, unknown inputs, producer conflicts, cycles) and the graph.
 
     ``invalid`` holds the names of tables whose own DDL failed (``db.table``, or the file's stem
     when even the CREATE line is unreadable): inputs naming them are not reported again as
     undefined, and no other input typo is hidden by them.
+
+    Each check is its own step below; errors come out in the order of the steps.
     """
+    by_name, errors = _unique_tables(tables)
+    errors += _producer_conflicts(by_name)
+    consumers, input_errors = _resolve_inputs(by_name, teams, invalid)
+    errors += input_errors
+    errors += _cycles(by_name)
+    mesh = Mesh(root=root, teams=teams, tables=by_name,
+                consumers={k: tuple(sorted(v)) for k, v in consumers.items()})
+    return mesh, errors
+
+
+def _unique_tables(tables: list[Table]) -> tuple[dict[str, Table], list[MeshError]]:
+    """Tables by name, the first file (in path order) winning, so a duplicate is reported against the later file."""
     errors: list[MeshError] = []
     by_name: dict[str, Table] = {}
     for t in sorted(tables, key=lambda t: t.file):
@@ -117,31 +132,52 @@ def build_mesh(root: str, teams: dict[str, Team], tables: list[Table],
                                     fix="keep one definition; the folder it is in is its owning team"))
             continue
         by_name[t.name] = t
+    return by_name, errors
 
+
+def _producer_conflicts(by_name: dict[str, Table]) -> list[MeshError]:
+    """Tables written by one DAG must agree on its team and schedule: a DAG has one owner and one timetable."""
     by_dag: dict[str, list[Table]] = defaultdict(list)
     for t in by_name.values():
         by_dag[t.producer_dag].append(t)
+    errors: list[MeshError] = []
     for dag_id, ts in by_dag.items():
-        teams_of_dag = sorted({t.team for t in ts})
-        if len(teams_of_dag) > 1:
-            for t in ts[1:]:
-                if t.team != ts[0].team:
-                    errors.append(MeshError(
-                        file=t.file, line=t.line_of("mesh.producer"),
-                        message=(f"producer '{t.producer}' is claimed by team '{t.team}', but DAG '{dag_id}' "
-                                 f"already produces '{ts[0].name}' for team '{ts[0].team}' ({ts[0].file})"),
-                        fix="a DAG belongs to one team: move the task to a DAG of your team"))
-        schedules = {grid_for(t.schedule).expression for t in ts}
-        if len(schedules) > 1:
-            for t in ts[1:]:
-                if grid_for(t.schedule).expression != grid_for(ts[0].schedule).expression:
-                    errors.append(MeshError(
-                        file=t.file, line=t.line_of("mesh.schedule"),
-                        message=(f"mesh.schedule '{t.schedule}' conflicts with '{ts[0].schedule}' of "
-                                 f"'{ts[0].name}', produced by the same DAG '{dag_id}'"),
-                        fix="tables written by one DAG share its schedule"))
+        errors += _team_conflicts(dag_id, ts)
+        errors += _schedule_conflicts(dag_id, ts)
+    return errors
 
+
+def _team_conflicts(dag_id: str, ts: list[Table]) -> list[MeshError]:
+    """Every table of ``dag_id`` claimed by another team than its first table's."""
+    if len({t.team for t in ts}) <= 1:
+        return []
+    return [MeshError(file=t.file, line=t.line_of("mesh.producer"),
+                      message=(f"producer '{t.producer}' is claimed by team '{t.team}', but DAG '{dag_id}' "
+                               f"already produces '{ts[0].name}' for team '{ts[0].team}' ({ts[0].file})"),
+                      fix="a DAG belongs to one team: move the task to a DAG of your team")
+            for t in ts[1:] if t.team != ts[0].team]
+
+
+def _schedule_conflicts(dag_id: str, ts: list[Table]) -> list[MeshError]:
+    """Every table of ``dag_id`` whose schedule (as a grid) differs from its first table's."""
+    if len({grid_for(t.schedule).expression for t in ts}) <= 1:
+        return []
+    return [MeshError(file=t.file, line=t.line_of("mesh.schedule"),
+                      message=(f"mesh.schedule '{t.schedule}' conflicts with '{ts[0].schedule}' of "
+                               f"'{ts[0].name}', produced by the same DAG '{dag_id}'"),
+                      fix="tables written by one DAG share its schedule")
+            for t in ts[1:] if grid_for(t.schedule).expression != grid_for(ts[0].schedule).expression]
+
+
+def _resolve_inputs(by_name: dict[str, Table], teams: dict[str, Team],
+                    invalid: Set[str]) -> tuple[dict[str, list[str]], list[MeshError]]:
+    """Each table's ``mesh.inputs`` resolved to defined tables: the consumers graph, and every input that is
+    undefined, the table itself, or not readable by the consumer's team (:func:`rules.read_error`).
+
+    Inputs naming a table whose own DDL failed (``invalid``) are skipped: that failure is already reported.
+    """
     consumers: dict[str, list[str]] = defaultdict(list)
+    errors: list[MeshError] = []
     for t in by_name.values():
         for i in t.inputs:
             if i not in by_name and (i in invalid or i.split(".")[-1] in invalid):
@@ -159,65 +195,81 @@ def build_mesh(root: str, teams: dict[str, Team], tables: list[Table],
                 error = rules.read_error(t.name, t.team, src, teams.get(src.team), file=t.file, line=t.line_of("mesh.inputs"))
                 if error:
                     errors.append(error)
-
-    errors.extend(_cycles(by_name))
-    mesh = Mesh(root=root, teams=teams, tables=by_name,
-                consumers={k: tuple(sorted(v)) for k, v in consumers.items()})
-    return mesh, errors
+    return consumers, errors
 
 
 def _cycles(tables: dict[str, Table]) -> list[MeshError]:
-    """One error per cycle of ``mesh.inputs`` (Tarjan's strongly connected components)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    components: list[list[str]] = []
-    counter = 0
-
-    for root in sorted(tables):
-        if root in index:
-            continue
-        work = [(root, iter(tables[root].inputs))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, it = work[-1]
-            advanced = False
-            for nxt in it:
-                if nxt not in tables:
-                    continue
-                if nxt not in index:
-                    index[nxt] = low[nxt] = counter
-                    counter += 1
-                    stack.append(nxt)
-                    on_stack.add(nxt)
-                    work.append((nxt, iter(tables[nxt].inputs)))
-                    advanced = True
-                    break
-                if nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                comp = []
-                while True:
-                    n = stack.pop()
-                    on_stack.discard(n)
-                    comp.append(n)
-                    if n == node:
-                        break
-                if len(comp) > 1:
-                    components.append(sorted(comp))
+    """One error per cycle of ``mesh.inputs``: every strongly connected component of more than one table."""
+    graph = {name: [i for i in t.inputs if i in tables] for name, t in tables.items()}
     errors = []
-    for comp in components:
+    for comp in _Tarjan(graph).cycles():
         t = tables[comp[0]]
         errors.append(MeshError(file=t.file, line=t.line_of("mesh.inputs"),
                                 message=f"tables read each other in a cycle of mesh.inputs: {', '.join(comp)}",
                                 fix="a table cannot depend on itself through others; remove one of the mesh.inputs"))
     return errors
+
+
+class _Tarjan:
+    """Tarjan's strongly connected components, iterative (a deep input chain must not hit the recursion limit).
+
+    A class so each step of the algorithm (enter a node, follow an edge, close a node) is a named method
+    sharing the bookkeeping, rather than one long loop.
+    """
+
+    def __init__(self, graph: dict[str, list[str]]) -> None:
+        self.graph = graph
+        self.index: dict[str, int] = {}
+        self.low: dict[str, int] = {}
+        self.stack: list[str] = []
+        self.on_stack: set[str] = set()
+        self.components: list[list[str]] = []
+
+    def cycles(self) -> list[list[str]]:
+        """Components of more than one node, each sorted, in the order Tarjan closes them (roots by name)."""
+        for root in sorted(self.graph):
+            if root not in self.index:
+                self._visit(root)
+        return self.components
+
+    def _enter(self, node: str) -> Iterator[str]:
+        self.index[node] = self.low[node] = len(self.index)
+        self.stack.append(node)
+        self.on_stack.add(node)
+        return iter(self.graph[node])
+
+    def _visit(self, root: str) -> None:
+        work = [(root, self._enter(root))]
+        while work:
+            node, it = work[-1]
+            nxt = self._next_unvisited(node, it)
+            if nxt is not None:
+                work.append((nxt, self._enter(nxt)))
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                self.low[parent] = min(self.low[parent], self.low[node])
+            if self.low[node] == self.index[node]:
+                self._close(node)
+
+    def _next_unvisited(self, node: str, it: Iterator[str]) -> str | None:
+        """Follow ``node``'s remaining edges: lower its link through nodes on the stack, stop at an unvisited one."""
+        for nxt in it:
+            if nxt not in self.index:
+                return nxt
+            if nxt in self.on_stack:
+                self.low[node] = min(self.low[node], self.index[nxt])
+        return None
+
+    def _close(self, node: str) -> None:
+        """``node`` is a component's root: pop the component; keep it when it is a cycle."""
+        comp = []
+        while True:
+            n = self.stack.pop()
+            self.on_stack.discard(n)
+            comp.append(n)
+            if n == node:
+                break
+        if len(comp) > 1:
+            self.components.append(sorted(comp))

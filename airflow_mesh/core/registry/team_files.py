@@ -37,7 +37,8 @@ def _refuse_aliases(text: str, display: str) -> MeshError | None:
     """
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            return MeshError(file=display, line=event.start_mark.line + 1,
+            mark = event.start_mark  # PyYAML's parser always sets it; the stubs allow None
+            return MeshError(file=display, line=mark.line + 1 if mark is not None else 1,
                              message="YAML anchors and aliases (&, *, <<) are not allowed in team files",
                              fix="write the values out in full")
     return None

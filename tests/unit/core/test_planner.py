@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from conftest import EXAMPLE_ROOT
+
 from airflow_mesh.core.intervals import UTC, Period
 from airflow_mesh.core.planner import plan_backfill
 from airflow_mesh.core.registry import load_mesh

@@ -49,9 +49,9 @@ def oracle_runs(up: str, down: str, period: Period) -> list[datetime]:
     """Downstream runs whose period [prev tick, tick) overlaps an upstream run period that overlaps ``period``."""
     lo, hi = period.start - timedelta(days=70), period.end + timedelta(days=70)
     up_ticks = ticks(SCHEDULES[up], lo, hi)
-    up_periods = [(a, b) for a, b in zip(up_ticks, up_ticks[1:]) if b > period.start and a < period.end]
+    up_periods = [(a, b) for a, b in zip(up_ticks, up_ticks[1:], strict=False) if b > period.start and a < period.end]
     down_ticks = ticks(SCHEDULES[down], lo, hi)
-    return [b for a, b in zip(down_ticks, down_ticks[1:])
+    return [b for a, b in zip(down_ticks, down_ticks[1:], strict=False)
             if any(b > s and a < e for s, e in up_periods) and b <= NOW]
 
 
