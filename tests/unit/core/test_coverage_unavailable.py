@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import EXAMPLE_ROOT
 
 from airflow_mesh.core.coverage import DataUnavailable, requirements_for
 from airflow_mesh.core.intervals import Period
 from airflow_mesh.core.registry import load_mesh
-from conftest import EXAMPLE_ROOT
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ once (the default) or skip, each saying why; ``partial`` waits only for the runs
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from airflow.sdk import DAG
@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow_mesh.sensors import TableSensor
 from airflow_mesh.settings import configured_mesh
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def sensor(on_unavailable: str) -> TableSensor:
