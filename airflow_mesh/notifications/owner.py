@@ -64,29 +64,35 @@ class MeshOwnerNotifier(BaseNotifier):
         super().__init__(**kwargs)
         self.team = team
 
-    def notify(self, context: Any) -> None:
+    def _prepared(self, context: Any) -> tuple[str, dict[str, Any], str] | None:
+        """The alert text and fields, logged, and the team's alert connection (``None``: log only)."""
         text, fields = alert_text(self.team, context)
         self.log.warning("Mesh alert for team %s:\n%s", self.team, text)
         conn_id = configured_mesh().team(self.team).alerts.conn_id
-        if not conn_id:
+        return (text, fields, conn_id) if conn_id else None
+
+    def _undelivered(self, conn_id: str, err: Exception) -> None:
+        # an alert channel outage must not mask the task failure: log it, raise nothing
+        self.log.error("Could not send the alert of team %s through %s: %s", self.team, conn_id, err)
+
+    def notify(self, context: Any) -> None:
+        if (prepared := self._prepared(context)) is None:
             return
+        text, fields, conn_id = prepared
         try:
             send(conn_id, text, fields)
-        except Exception as err:  # noqa: BLE001  an alert channel outage must not mask the task failure
-            self.log.error("Could not send the alert of team %s through %s: %s", self.team, conn_id, err)
+        except Exception as err:  # noqa: BLE001
+            self._undelivered(conn_id, err)
 
     async def async_notify(self, context: Any) -> None:
         """Deadline Alerts run notifiers in the triggerer: same message, sent with the providers' async clients."""
-        text, fields = alert_text(self.team, context)
-        self.log.warning("Mesh alert for team %s:\n%s", self.team, text)
-        conn_id = configured_mesh().team(self.team).alerts.conn_id
-        if not conn_id:
+        if (prepared := self._prepared(context)) is None:
             return
+        text, fields, conn_id = prepared
         try:
             await asend(conn_id, text, fields)
-        except Exception as err:  # noqa: BLE001  an alert channel outage must not mask the task failure
-            self.log.error("Could not send the alert of team %s through %s: %s", self.team, conn_id, err)
-
+        except Exception as err:  # noqa: BLE001
+            self._undelivered(conn_id, err)
 
 def http_form(conn: Any) -> Any:
     """The connection as the HTTP provider reads it.

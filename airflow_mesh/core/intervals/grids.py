@@ -208,16 +208,22 @@ class MonthlyGrid:
             yield self._tick(i)
 
 
-@dataclass(frozen=True)
-class CronGrid:
-    """Any other cron expression in UTC, through croniter (correct, but per-tick cost)."""
+class _SteppedGrid:
+    """Floor, ceil, count and walk for grids that can only step tick by tick (no arithmetic index).
 
-    expression: str
-    grain: Grain = Grain.CRON
-    tz: tzinfo = UTC
+    Subclasses say what a tick is (``_is_tick``) and how to step (``next_after``,
+    ``prev_before``); counting then costs one step per tick, which is why the planner
+    bounds the ticks a request may walk.
+    """
 
     def _is_tick(self, t: datetime) -> bool:
-        return t.second == 0 and t.microsecond == 0 and croniter.match(self.expression, t)
+        raise NotImplementedError
+
+    def next_after(self, t: datetime) -> datetime:
+        raise NotImplementedError
+
+    def prev_before(self, t: datetime) -> datetime:
+        raise NotImplementedError
 
     def floor(self, t: datetime) -> datetime:
         t = as_utc(t)
@@ -227,12 +233,6 @@ class CronGrid:
         t = as_utc(t)
         return t if self._is_tick(t) else self.next_after(t)
 
-    def next_after(self, t: datetime) -> datetime:
-        return as_utc(croniter(self.expression, as_utc(t)).get_next(datetime))
-
-    def prev_before(self, t: datetime) -> datetime:
-        return as_utc(croniter(self.expression, as_utc(t)).get_prev(datetime))
-
     def count(self, first: datetime, last: datetime) -> int:
         return sum(1 for _ in self.iter_ticks(first, last))
 
@@ -241,6 +241,24 @@ class CronGrid:
         while t <= last:
             yield t
             t = self.next_after(t)
+
+
+@dataclass(frozen=True)
+class CronGrid(_SteppedGrid):
+    """Any other cron expression in UTC, through croniter (correct, but per-tick cost)."""
+
+    expression: str
+    grain: Grain = Grain.CRON
+    tz: tzinfo = UTC
+
+    def _is_tick(self, t: datetime) -> bool:
+        return t.second == 0 and t.microsecond == 0 and croniter.match(self.expression, t)
+
+    def next_after(self, t: datetime) -> datetime:
+        return as_utc(croniter(self.expression, as_utc(t)).get_next(datetime))
+
+    def prev_before(self, t: datetime) -> datetime:
+        return as_utc(croniter(self.expression, as_utc(t)).get_prev(datetime))
 
 
 @dataclass(frozen=True)
@@ -306,7 +324,7 @@ class ZonedGrid:
 
 
 @dataclass(frozen=True)
-class EveryHourCronGrid:
+class EveryHourCronGrid(_SteppedGrid):
     """An irregular schedule that fires every hour (``0,20 * * * *``) in a zone: Airflow's fold-hour rule.
 
     Airflow steps such schedules by the wall-clock distance to the next match, added on
@@ -330,23 +348,6 @@ class EveryHourCronGrid:
         t = as_utc(t)
         w = wall_clock(t, self.tz).replace(tzinfo=None)
         return t - (w - croniter(self.expression, w).get_prev(datetime))
-
-    def floor(self, t: datetime) -> datetime:
-        t = as_utc(t)
-        return t if self._is_tick(t) else self.prev_before(t)
-
-    def ceil(self, t: datetime) -> datetime:
-        t = as_utc(t)
-        return t if self._is_tick(t) else self.next_after(t)
-
-    def count(self, first: datetime, last: datetime) -> int:
-        return sum(1 for _ in self.iter_ticks(first, last))
-
-    def iter_ticks(self, first: datetime, last: datetime) -> Iterator[datetime]:
-        t = self.ceil(first)
-        while t <= last:
-            yield t
-            t = self.next_after(t)
 
 
 _INT = re.compile(r"^\d+$")
