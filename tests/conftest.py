@@ -140,3 +140,42 @@ def ui_login(browser, live_server: str, username: str, password: str):
     page.click("button[type=submit]")
     page.wait_for_url(lambda u: "/auth/login" not in u, timeout=30000)
     return page
+
+
+@pytest.fixture
+def mesh_copy(tmp_path: Path) -> Path:
+    """A copy of the example registry (teams/ and ddl/) that a test may break."""
+    import shutil
+
+    root = tmp_path / "mesh"
+    shutil.copytree(EXAMPLE_ROOT / "teams", root / "teams")
+    shutil.copytree(EXAMPLE_ROOT / "ddl", root / "ddl")
+    return root
+
+
+@pytest.fixture(scope="session")
+def mesh_tables(airflow_db) -> None:
+    """The mesh's tables, as ``airflow db migrate`` makes them through MeshDBManager (idempotent)."""
+    from airflow.utils.session import create_session
+
+    from airflow_mesh.backfill.db_manager import MeshDBManager
+
+    with create_session() as s:
+        MeshDBManager(s).initdb()
+
+
+@pytest.fixture
+def mesh_jobs(mesh_tables):
+    """After the test, cancel every job it left active: no scheduler runs in these tests, and an active job
+    holds its DAGs (one active backfill per DAG), which would refuse the next test's plan."""
+    yield
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from airflow_mesh.backfill import steering
+    from airflow_mesh.backfill.models import JobStatus, job
+
+    with create_session() as s:
+        ids = s.scalars(select(job.c.id).where(job.c.status.in_([x.value for x in JobStatus if x.active]))).all()
+    for job_id in ids:
+        steering.cancel(job_id, "test-teardown")

@@ -6,34 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.usefixtures("airflow_db", "mesh_tables", "no_active_jobs_left")
-
-
-@pytest.fixture(scope="module")
-def mesh_tables(airflow_db) -> None:
-    """The mesh's tables, as ``airflow db migrate`` makes them through MeshDBManager (idempotent)."""
-    from airflow.utils.session import create_session
-
-    from airflow_mesh.backfill.db_manager import MeshDBManager
-
-    with create_session() as s:
-        MeshDBManager(s).initdb()
-
-
-@pytest.fixture
-def no_active_jobs_left():
-    """Jobs hold their DAGs until they finish; no scheduler runs here, so each test cancels what it left."""
-    yield
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    from airflow_mesh.backfill import steering
-    from airflow_mesh.backfill.models import JobStatus, job
-
-    with create_session() as s:
-        ids = s.scalars(select(job.c.id).where(job.c.status.in_([x.value for x in JobStatus if x.active]))).all()
-    for job_id in ids:
-        steering.cancel(job_id, "test-teardown")
+pytestmark = pytest.mark.usefixtures("airflow_db", "mesh_jobs")
 
 
 def wait_for(client, job_id: int, statuses: set[str], headers: dict) -> dict:

@@ -13,34 +13,8 @@ from airflow_mesh.backfill.request import BackfillRequest
 from airflow_mesh.core.intervals import UTC
 from airflow_mesh.settings import configured_mesh
 
-pytestmark = pytest.mark.usefixtures("airflow_db", "mesh_tables", "no_active_jobs_left")
+pytestmark = pytest.mark.usefixtures("airflow_db", "mesh_jobs")
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture(scope="module")
-def mesh_tables(airflow_db) -> None:
-    """The mesh's tables, as ``airflow db migrate`` makes them through MeshDBManager (idempotent)."""
-    from airflow.utils.session import create_session
-
-    from airflow_mesh.backfill.db_manager import MeshDBManager
-
-    with create_session() as s:
-        MeshDBManager(s).initdb()
-
-
-@pytest.fixture
-def no_active_jobs_left():
-    """Jobs hold their DAGs until they finish; no scheduler runs here, so each test cancels what it left."""
-    yield
-    from airflow.utils.session import create_session
-
-    from airflow_mesh.backfill import steering
-    from airflow_mesh.backfill.models import JobStatus, job
-
-    with create_session() as s:
-        ids = s.scalars(select(job.c.id).where(job.c.status.in_([x.value for x in JobStatus if x.active]))).all()
-    for job_id in ids:
-        steering.cancel(job_id, "test-teardown")
 
 
 def accept(req: BackfillRequest, user: str = "alice") -> int:

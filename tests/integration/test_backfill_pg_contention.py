@@ -30,18 +30,13 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 
 
 @pytest.fixture
-def postgres(airflow_db):
+def postgres(airflow_db, request):
     from airflow import settings
 
     if settings.engine.dialect.name != "postgresql":
         pytest.skip("needs the suite on PostgreSQL: it measures row-lock waits, which SQLite does not have "
                     f"(this run uses {settings.engine.dialect.name})")
-    from airflow.utils.session import create_session
-
-    from airflow_mesh.backfill.db_manager import MeshDBManager
-
-    with create_session() as s:
-        MeshDBManager(s).initdb()
+    request.getfixturevalue("mesh_tables")
     return settings.engine
 
 

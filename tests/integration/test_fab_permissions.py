@@ -45,26 +45,6 @@ CLIENT = textwrap.dedent("""
 """)
 
 
-@pytest.fixture
-def mesh_jobs(airflow_db):
-    """The mesh's tables (as 'airflow db migrate' makes them); afterwards the job this test accepted is
-    cancelled (no scheduler runs here, and an active job holds its DAGs for later tests)."""
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    from airflow_mesh.backfill import steering
-    from airflow_mesh.backfill.db_manager import MeshDBManager
-    from airflow_mesh.backfill.models import JobStatus, job
-
-    with create_session() as s:
-        MeshDBManager(s).initdb()
-    yield
-    with create_session() as s:
-        ids = s.scalars(select(job.c.id).where(job.c.status.in_([x.value for x in JobStatus if x.active]))).all()
-    for job_id in ids:
-        steering.cancel(job_id, "test-teardown")
-
-
 @pytest.mark.usefixtures("mesh_jobs")
 def test_team_role_may_execute_its_own_dags_only() -> None:
     env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}",

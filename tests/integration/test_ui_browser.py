@@ -102,26 +102,6 @@ def test_viewer_can_plan_but_not_execute(live_server, browser, mesh_jobs) -> Non
     assert frame.locator("#execute-btn").is_disabled()
 
 
-@pytest.fixture
-def mesh_jobs(airflow_db):
-    """The mesh's tables (as ``airflow db migrate`` makes them); afterwards, cancel what the test left active
-    (no scheduler runs here, and an active job holds its DAGs)."""
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    from airflow_mesh.backfill import steering
-    from airflow_mesh.backfill.db_manager import MeshDBManager
-    from airflow_mesh.backfill.models import JobStatus, job
-
-    with create_session() as s:
-        MeshDBManager(s).initdb()
-    yield
-    with create_session() as s:
-        ids = s.scalars(select(job.c.id).where(job.c.status.in_([x.value for x in JobStatus if x.active]))).all()
-    for job_id in ids:
-        steering.cancel(job_id, "test-teardown")
-
-
 def test_backfill_a_week_of_hourly_data_from_the_nav_plan_execute_watch_pause_resume_cancel(live_server, browser,
                                                                                              mesh_jobs) -> None:
     from airflow.models.dagrun import DagRun

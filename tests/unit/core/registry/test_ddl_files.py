@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE_ROOT
 
 from airflow_mesh.core.registry import validate_root
 from airflow_mesh.core.registry.ddl_files import parse_ddl_text
@@ -14,14 +12,6 @@ from airflow_mesh.core.registry.ddl_files import parse_ddl_text
 HEAD = "CREATE TABLE risk.t (\n"
 TAIL = (")\nCOMMENT 'T'\nTBLPROPERTIES ('mesh.producer' = 'd.t', 'mesh.schedule' = '@daily', "
         "'mesh.access' = 'public');\n")
-
-
-@pytest.fixture
-def mesh_copy(tmp_path: Path) -> Path:
-    root = tmp_path / "mesh"
-    shutil.copytree(EXAMPLE_ROOT / "teams", root / "teams")
-    shutil.copytree(EXAMPLE_ROOT / "ddl", root / "ddl")
-    return root
 
 
 @pytest.mark.parametrize("name", ["`<img src=x onerror=alert(1)>`", "`a b`", "`1234`", "`caf\u00e9`"])

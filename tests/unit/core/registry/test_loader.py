@@ -20,14 +20,6 @@ from airflow_mesh.core.registry import MeshValidationError, load_mesh, validate_
 from airflow_mesh.core.registry.loader import clear_memory_cache
 
 
-@pytest.fixture
-def mesh_copy(tmp_path: Path) -> Path:
-    root = tmp_path / "mesh"
-    shutil.copytree(EXAMPLE_ROOT / "teams", root / "teams")
-    shutil.copytree(EXAMPLE_ROOT / "ddl", root / "ddl")
-    return root
-
-
 def line_of(path: Path, needle: str) -> int:
     for no, line in enumerate(path.read_text().splitlines(), start=1):
         if needle in line:

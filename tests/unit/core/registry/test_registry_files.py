@@ -8,18 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE_ROOT
 
 from airflow_mesh.core.registry import validate_root
 from airflow_mesh.core.registry.files import MAX_DDL_FILE_BYTES
-
-
-@pytest.fixture
-def mesh_copy(tmp_path: Path) -> Path:
-    root = tmp_path / "mesh"
-    shutil.copytree(EXAMPLE_ROOT / "teams", root / "teams")
-    shutil.copytree(EXAMPLE_ROOT / "ddl", root / "ddl")
-    return root
 
 
 def errors_of(root: Path) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,14 +9,6 @@ from conftest import EXAMPLE_ROOT
 
 from airflow_mesh.core.registry import validate_root
 from airflow_mesh.core.registry.team_files import load_team_text
-
-
-@pytest.fixture
-def mesh_copy(tmp_path: Path) -> Path:
-    root = tmp_path / "mesh"
-    shutil.copytree(EXAMPLE_ROOT / "teams", root / "teams")
-    shutil.copytree(EXAMPLE_ROOT / "ddl", root / "ddl")
-    return root
 
 
 def billion_laughs(levels: int = 8) -> str:
