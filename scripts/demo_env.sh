@@ -16,8 +16,8 @@ export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:$PORT/execution
 # Every mesh setting is a [mesh] option (see docs/deployment.md).
 export AIRFLOW__MESH__ROOT="$ROOT"          # the example registry: teams/ and ddl/ at the top level
 export AIRFLOW__MESH__WAREHOUSE="$AIRFLOW_HOME/warehouse"
-# One backfill transaction holds SQLite's only write lock; keep demo backfills small enough not to starve
-# the scheduler's and triggerer's heartbeats (production DBs: the default 50,000).
+# SQLite has one writer and standalone runs tasks locally: keep demo backfill jobs to a size a laptop finishes
+# in minutes (production DBs: the default 50,000).
 export AIRFLOW__MESH__BACKFILL_MAX_RUNS="${AIRFLOW__MESH__BACKFILL_MAX_RUNS:-2000}"
 # Sensors re-check every 20 s so a demo backfill visibly completes in minutes.
 export AIRFLOW__MESH__EXAMPLE_POKE_SECONDS="${AIRFLOW__MESH__EXAMPLE_POKE_SECONDS:-20}"

@@ -8,6 +8,7 @@ dedicated ``airflow-mesh backfill materialize`` processes do it instead.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 
@@ -15,6 +16,7 @@ from airflow_mesh.settings import setting
 
 log = logging.getLogger(__name__)
 _wake = threading.Event()
+_stop = threading.Event()
 _started = threading.Lock()
 _thread: threading.Thread | None = None
 
@@ -45,20 +47,34 @@ def tick() -> None:
         settle_active(session)
 
 
+def stop() -> None:
+    """End the thread at its next check: at interpreter exit (registered with :mod:`atexit`, so it runs
+    before Airflow's own ``dispose_orm``), a tick in flight ends quietly instead of logging a failure
+    into closed streams. A claimed job is left to its lease: another replica resumes it."""
+    _stop.set()
+    _wake.set()
+
+
+def _shutting_down() -> bool:
+    from airflow import settings
+
+    return _stop.is_set() or settings.Session is None  # Session is None once Airflow disposed its ORM
+
+
 def _loop() -> None:
-    while True:
+    while not _stop.is_set():
         _wake.wait(poll_seconds())
         _wake.clear()
+        if _shutting_down():
+            return
         if not enabled():
             continue
-        from airflow import settings
-
-        if settings.Session is None:  # the interpreter is shutting down (or Airflow's ORM was disposed)
-            return
         try:
             tick()
-        except Exception:  # a DB hiccup must not end the thread; the next tick retries
-            log.exception("mesh backfill materializer tick failed")
+        except Exception:
+            if _shutting_down():  # the ORM went away under this tick: the process is exiting
+                return
+            log.exception("mesh backfill materializer tick failed")  # a DB hiccup: the next tick retries
 
 
 def start() -> None:
@@ -68,3 +84,4 @@ def start() -> None:
         if _thread is None:
             _thread = threading.Thread(target=_loop, name="mesh-backfill-materializer", daemon=True)
             _thread.start()
+            atexit.register(stop)

@@ -149,7 +149,9 @@ def test_backfill_a_week_of_hourly_data_from_the_nav_plan_execute_watch_pause_re
     frame.locator("#status", has_text="running").wait_for(timeout=30000)
     frame.locator("#cancel-btn").click()
     frame.locator("#status", has_text="cancelled").wait_for(timeout=60000)
-    assert "cancelled by admin" in frame.locator("#what").inner_text()
+    what = frame.locator("#what").inner_text()
+    assert "cancelled by admin" in what
+    assert "[2026-09-07 00:00 UTC, 2026-09-14 00:00 UTC)" in what  # times a person reads at a glance
     assert frame.locator("#progress tr[data-dag=payments_hourly] td.queued").inner_text() == "0"
 
 

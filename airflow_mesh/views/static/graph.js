@@ -40,5 +40,13 @@ function drawLayered(container, nodes, edges, onClick) {
   container.replaceChildren(svg);
   return svg;
 }
+// "2026-11-24 06:24 UTC" from an ISO timestamp (seconds only when not zero): what a person reads at a glance.
+function when(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (isNaN(d)) return String(iso);
+  const t = d.toISOString(), secs = t.slice(17, 19) !== "00" ? t.slice(16, 19) : "";
+  return `${t.slice(0, 10)} ${t.slice(11, 16)}${secs} UTC`;
+}
 function esc(s) { return String(s ?? "").replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c])); }
 function stateBadge(state) { return state ? `<span class="state ${esc(state)}">${esc(state)}</span>` : `<span class="muted">no runs</span>`; }
