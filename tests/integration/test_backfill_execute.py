@@ -108,13 +108,23 @@ def test_a_job_materializes_into_native_backfills_clearing_only_planned_tasks_an
         "load_transactions": None, "load_refunds": "success", "load_card_tokens": "success"}  # only the planned task
     states = ti_states("risk_daily", day + timedelta(days=1))
     assert states["wait_transactions"] is None and states["score_fraud"] is None and states["wait_logins"] == "success"
+    ordinals: dict[str, list[int]] = {}
     with create_session() as s:
         for dag_id, part in parts.items():
             native = s.get(Backfill, part["backfill_id"])
             assert native.dag_id == dag_id and native.max_active_runs == 3 and native.completed_at is None
-            links = s.execute(select(BackfillDagRun.sort_ordinal, BackfillDagRun.exception_reason)
-                              .where(BackfillDagRun.backfill_id == native.id)).all()
-            assert sorted(o for o, _ in links) == list(range(1, part["total"] + 1))   # plan order, each once
+            ordinals[dag_id] = sorted(s.scalars(select(BackfillDagRun.sort_ordinal)
+                                                .where(BackfillDagRun.backfill_id == native.id)).all())
+    # One numbering across the job, each run once, consecutive within a DAG, and wave by wave: the scheduler
+    # examines running backfill runs lowest ordinal first (a limited number per loop), so a consumer must never
+    # hold a lower ordinal than the producer runs its sensors wait for.
+    total = sum(p["total"] for p in parts.values())
+    assert sorted(o for os_ in ordinals.values() for o in os_) == list(range(1, total + 1))
+    for dag_id, os_ in ordinals.items():
+        assert os_ == list(range(os_[0], os_[0] + parts[dag_id]["total"])), dag_id
+    for a, b in ((a, b) for a in parts for b in parts if parts[a]["wave"] < parts[b]["wave"]):
+        assert max(ordinals[a]) < min(ordinals[b]), (a, b)
+    with create_session() as s:
         skipped = s.execute(select(BackfillDagRun.exception_reason).where(
             BackfillDagRun.backfill_id == parts["payments_daily"]["backfill_id"],
             BackfillDagRun.dag_run_id.is_(None))).scalars().all()
