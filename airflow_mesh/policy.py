@@ -87,7 +87,11 @@ def dag_policy(dag: Any) -> None:
 
 
 def _explicit(task: Any) -> set[str]:
-    """Arguments the DAG author set on the task (directly or via default_args)."""
+    """Arguments the DAG author set on the task (directly or via default_args).
+
+    The Task SDK records them only in the name-mangled ``_BaseOperator__init_kwargs`` (Airflow 3.3 has no
+    public accessor); without it a team default would overwrite a value the author chose on purpose.
+    """
     return set(getattr(task, "_BaseOperator__init_kwargs", {}) or {})
 
 
