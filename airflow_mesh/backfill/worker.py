@@ -41,18 +41,30 @@ def tick() -> None:
     from airflow_mesh.backfill.materialize import materialize_next
     from airflow_mesh.backfill.steering import settle_active
 
-    while materialize_next() is not None:
+    while not _stop.is_set() and materialize_next() is not None:
         pass
+    if _stop.is_set():
+        return
     with create_session() as session:
         settle_active(session)
 
 
+STOP_WAIT_SECONDS = 10.0
+
+
 def stop() -> None:
-    """End the thread at its next check: at interpreter exit (registered with :mod:`atexit`, so it runs
-    before Airflow's own ``dispose_orm``), a tick in flight ends quietly instead of logging a failure
-    into closed streams. A claimed job is left to its lease: another replica resumes it."""
+    """End the thread and wait (at most :data:`STOP_WAIT_SECONDS`) for the tick in flight to finish.
+
+    Registered with :mod:`atexit` when the thread starts, so it runs before Airflow's own
+    ``dispose_orm``: the ORM is not closed under a query in flight, and nothing is logged into closed
+    streams. A tick checks the flag between jobs; a claimed job left mid-way is left to its lease, and
+    another replica resumes it.
+    """
     _stop.set()
     _wake.set()
+    thread = _thread
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(STOP_WAIT_SECONDS)
 
 
 def _shutting_down() -> bool:
