@@ -35,13 +35,11 @@ def _conf():
     return conf
 
 
-def mesh_setting(key: str, default: str | None = None) -> str | None:
-    """The raw ``[mesh] <key>`` string; an empty value counts as unset (``default``, else the declared default)."""
+def mesh_setting(key: str) -> str | None:
+    """The raw ``[mesh] <key>`` string; an empty value counts as unset (the declared default applies)."""
     if key not in MESH_OPTIONS:
         raise KeyError(f"[mesh] {key} is not a declared setting; declared: {', '.join(MESH_OPTIONS)}")
-    value = (_conf().get("mesh", key, fallback="") or "").strip()
-    if not value:
-        value = (default if default is not None else MESH_OPTIONS[key]["default"]) or ""
+    value = (_conf().get("mesh", key, fallback="") or "").strip() or MESH_OPTIONS[key]["default"]
     return value or None
 
 
@@ -105,14 +103,6 @@ def warehouse_dir() -> Path:
 
 def recheck_seconds() -> float:
     return setting("recheck_seconds")
-
-
-def backfill_max_runs() -> int:
-    return setting("backfill_max_runs")
-
-
-def backfill_max_active_runs() -> int:
-    return setting("backfill_max_active_runs")
 
 
 def configured_mesh():

@@ -36,6 +36,17 @@ def max_runs() -> int:
     return setting("backfill_max_runs")
 
 
+def size_problem(plan: Plan) -> str | None:
+    """Why a plan is too big or empty to run (the dry run lists it; accepting refuses it), else ``None``."""
+    if plan.runs == 0:
+        return "the plan has no runs: " + ("; ".join(plan.left_out) or "nothing in range")
+    limit = max_runs()
+    if plan.runs > limit:
+        return (f"the plan has {plan.runs:,} runs, more than [mesh] backfill_max_runs = {limit:,}. "
+                "Fix: split the range, or ask an admin to raise the limit")
+    return None
+
+
 def default_max_active_runs() -> int:
     """``[mesh] backfill_max_active_runs``: runs of one job running at once per DAG, unless the request says."""
     return setting("backfill_max_active_runs")
@@ -122,12 +133,8 @@ def submit(plan: Plan, request: BackfillRequest, user: str, seen_fingerprint: st
     """
     from airflow.utils.session import create_session
 
-    if plan.runs == 0:
-        raise PlanNotExecutable("the plan has no runs: " + ("; ".join(plan.left_out) or "nothing in range"))
-    limit = max_runs()
-    if plan.runs > limit:
-        raise PlanNotExecutable(f"the plan has {plan.runs:,} runs, more than [mesh] backfill_max_runs = {limit:,}. "
-                                "Fix: split the range, or raise the limit")
+    if problem := size_problem(plan):
+        raise PlanNotExecutable(problem)
     summary = plan_summary(plan, request)
     fp = fingerprint(summary)
     if seen_fingerprint is not None and seen_fingerprint != fp:

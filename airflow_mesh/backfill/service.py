@@ -17,6 +17,7 @@ from airflow_mesh.backfill.jobs import (
     overlap_message,
     overlapping,
     plan_summary,
+    size_problem,
 )
 
 __all__ = ["describe", "make_plan", "plan_edges"]
@@ -57,21 +58,18 @@ def describe(plan: Plan, request: BackfillRequest, may_edit: Callable[[str], boo
     problems = list(preview.problems)
     if busy:
         problems.append(overlap_message(busy))
-    limit = max_runs()
-    if plan.runs > limit:
-        problems.append(f"the plan has {plan.runs:,} runs, more than [mesh] backfill_max_runs = {limit:,}. "
-                        "Fix: split the range (or ask an admin to raise the limit)")
-    if plan.runs == 0:
-        problems.append("the plan has no runs")
+    if problem := size_problem(plan):
+        problems.append(problem)
     missing = sorted(d for d in plan.dags if may_edit is not None and not may_edit(d))
     summary = plan_summary(plan, request)
+    can_execute = not missing and not problems
     return {
         "request": request.model_dump(mode="json"),
         "roots": plan.roots, "start": iso(plan.period.start), "end": iso(plan.period.end),
         "runs": plan.runs, "dag_count": len(plan.dags), "runs_by_team": plan.runs_by_team(),
         "waves": plan.waves, "dags": preview.dags, "edges": plan_edges(plan), "left_out": plan.left_out,
-        "problems": problems, "overlapping": busy, "max_runs": limit,
+        "problems": problems, "overlapping": busy, "max_runs": max_runs(),
         "summary": summary, "fingerprint": fingerprint(summary),
-        "can_execute": not missing and not problems,
-        "permission": {"can_execute": not missing and not problems, "missing_edit_on": missing},
+        "can_execute": can_execute,
+        "permission": {"can_execute": can_execute, "missing_edit_on": missing},
     }

@@ -45,10 +45,10 @@ def test_airflow_resolves_mesh_options_from_cfg_env_and_provider_defaults(monkey
     monkeypatch.setenv("AIRFLOW__MESH__RECHECK_SECONDS", "42.5")
     assert settings.recheck_seconds() == 42.5
     monkeypatch.setenv("AIRFLOW__MESH__BACKFILL_MAX_ACTIVE_RUNS", "7")
-    assert settings.backfill_max_active_runs() == 7
+    assert settings.setting("backfill_max_active_runs") == 7
     monkeypatch.setenv("AIRFLOW__MESH__BACKFILL_MAX_RUNS", "many")
     with pytest.raises(settings.MeshSettingError, match=r"\[mesh\] backfill_max_runs is 'many', not an integer"):
-        settings.backfill_max_runs()
+        settings.setting("backfill_max_runs")
 
 
 def test_boolean_settings_parse_as_airflow_writes_them(monkeypatch: pytest.MonkeyPatch) -> None:
