@@ -4,6 +4,9 @@ PORT="${PORT:-8080}"
 export PATH="$ROOT/.venv/bin:$PATH"   # airflow standalone starts its components as `airflow ...` subprocesses
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.demo/airflow}"
 unset AIRFLOW__DATABASE__SQL_ALCHEMY_CONN  # the demo's own SQLite in its home, never another Airflow's DB
+# SQLite has one writer: wait up to a minute for it rather than Python's 5 s (see airflow_mesh/utils/sqlite.py).
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=airflow_mesh.utils.sqlite.SYNC_CONNECT_ARGS
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC=airflow_mesh.utils.sqlite.ASYNC_CONNECT_ARGS
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False

@@ -203,11 +203,35 @@ def demo_env(home: Path, port: int) -> dict[str, str]:
     env = dict(item.split("=", 1) for item in dump.decode().split("\0") if "=" in item)
     env["PATH"] = f"{BIN}:{env['PATH']}"  # this test's venv (make demo: the repository's .venv)
     env["AIRFLOW__MESH__EXAMPLE_POKE_SECONDS"] = "1"
+    env["AIRFLOW__API__EXPOSE_STACKTRACE"] = "True"  # a 500 in the test names its cause
     return env
 
 
 DB_INDEPENDENT = pytest.mark.skipif(os.environ.get("AIRFLOW_MESH_TEST_DB") == "postgresql",
                                     reason="does not use the suite's metadata DB: runs in the SQLite run only")
+
+
+@DB_INDEPENDENT  # the demo has its own SQLite DB whatever the suite's
+def test_demo_sqlite_waits_for_the_writer_instead_of_failing_after_5_seconds(tmp_path: Path) -> None:
+    """Every demo component (sync and async engines) waits a minute for SQLite's one writer: with Python's 5 s
+    default, triggering a run while standalone's components wrote answered HTTP 500 (seen in CI)."""
+    env = demo_env(tmp_path / "demo", free_port())
+    probe = """
+import asyncio
+from sqlalchemy import text
+from airflow import settings
+settings.configure_orm()
+with settings.engine.connect() as c:
+    print("busy_timeout", c.execute(text("PRAGMA busy_timeout")).scalar())
+async def main():
+    async with settings.async_engine.connect() as c:
+        print("busy_timeout", (await c.execute(text("PRAGMA busy_timeout"))).scalar())
+asyncio.run(main())
+"""
+    out = subprocess.run([str(BIN / "python"), "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    timeouts = [line.split()[1] for line in out.stdout.splitlines() if line.startswith("busy_timeout ")]
+    assert timeouts == ["60000", "60000"], out.stdout[-3000:]
 
 
 @DB_INDEPENDENT  # the demo has its own SQLite DB whatever the suite's
