@@ -114,7 +114,8 @@ def overlapping(session, dag_ids: list[str]) -> list[dict]:
 
 
 def overlap_message(items: list[dict]) -> str:
-    return "; ".join(f"{i['name']} is active on {', '.join(sorted(i['dags']))}" for i in items) + (
+    return "; ".join(f"{i['name']} is active" + (f" on {', '.join(sorted(i['dags']))}" if i["dags"] else "")
+                     for i in items) + (
         ": wait for it to finish, or cancel it, then plan again")
 
 

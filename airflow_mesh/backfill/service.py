@@ -3,6 +3,11 @@
 Permission is the auth manager's: a user may execute only if ``is_authorized_dag``
 allows ``PUT`` on every DAG in the plan. The CLI runs with DB access, like
 Airflow's own CLI, and passes ``may_edit=None`` (no per-DAG check).
+
+What the dry run reads from the metadata DB about a DAG (its task ids, how many of its runs exist or are in
+flight, which backfills are active on it) is shown only to users who may read that DAG's runs, as
+``GET /api/v2/dags/{dag_id}/dagRuns`` would; the plan itself (tables, schedules, run counts) comes from the
+registry, which every user may read.
 """
 
 from __future__ import annotations
@@ -48,13 +53,37 @@ def make_plan(request: BackfillRequest, now: datetime | None = None) -> Plan:
     return request.plan(mesh, now or datetime.now(UTC))
 
 
-def describe(plan: Plan, request: BackfillRequest, may_edit: Callable[[str], bool] | None) -> dict:
-    """The dry run: waves, per-DAG runs to create/clear and tasks, cuts, and whether the user may execute."""
+HIDDEN = "you may not read this DAG's runs"
+
+
+def _redact_overlap(busy: list[dict], hidden: set[str]) -> list[dict]:
+    """Active jobs and backfills, naming neither the job nor the DAGs the user may not read."""
+    out = []
+    for item in busy:
+        shown = sorted(set(item["dags"]) - hidden)
+        if len(shown) == len(item["dags"]):
+            out.append(item)
+        else:
+            out.append({"name": "a backfill on DAGs you may not read", "kind": item["kind"], "id": None,
+                        "dags": shown, "hidden_dags": len(item["dags"]) - len(shown)})
+    return out
+
+
+def describe(plan: Plan, request: BackfillRequest, may_edit: Callable[[str], bool] | None,
+             may_read: Callable[[str], bool] | None = None) -> dict:
+    """The dry run: waves, per-DAG runs to create/clear and tasks, cuts, and whether the user may execute.
+
+    ``may_read`` (``None``: everything) says whose DB facts the user may see; the others read ``None``.
+    """
     from airflow.utils.session import create_session
 
     with create_session() as session:
         preview = dry_run(plan, session)
         busy = overlapping(session, sorted(plan.dags))
+    hidden = {d for d in plan.dags if may_read is not None and not may_read(d)}
+    for dag_id in hidden:
+        preview.dags[dag_id].update(tasks=None, to_clear=None, to_create=None, in_flight=None, hidden=HIDDEN)
+    busy = _redact_overlap(busy, hidden)
     problems = list(preview.problems)
     if busy:
         problems.append(overlap_message(busy))

@@ -159,7 +159,8 @@ def plan_backfill(req: BackfillRequest, request: Request, user: GetUserDep) -> d
     csrf_guard(request)
     plan = _plan(req)
     allowed = may_run(user, list(plan.dags))
-    return service.describe(plan, req, lambda d: d in allowed)
+    readable = may_read_runs(user, list(plan.dags))
+    return service.describe(plan, req, lambda d: d in allowed, lambda d: d in readable)
 
 
 def execute_backfill(body: ExecuteBody, request: Request, user: GetUserDep) -> Accepted:

@@ -222,6 +222,18 @@ def test_dry_run_says_alice_may_not_execute_team_a_dags(answers) -> None:
     assert bob["permission"] == {"can_execute": True, "missing_edit_on": []}
 
 
+def test_dry_run_hides_db_facts_of_dags_the_user_may_not_read(answers) -> None:
+    """Task ids and counts of existing or in-flight runs come from the metadata DB: Airflow refuses alice
+    ``GET`` on teamA's runs, so the mesh's dry run shows her none of them (issue #10), but shows bob his own."""
+    alice, bob = answers["alice"]["plan_payments"]["dags"], answers["bob"]["plan_payments"]["dags"]
+    for dag_id in ("payments_daily", "payments_hourly"):
+        assert {k: alice[dag_id][k] for k in ("tasks", "to_clear", "to_create", "in_flight")} == dict.fromkeys(
+            ("tasks", "to_clear", "to_create", "in_flight"))
+        assert alice[dag_id]["hidden"] == "you may not read this DAG's runs"
+        assert bob[dag_id]["tasks"] and isinstance(bob[dag_id]["to_create"], int) and "hidden" not in bob[dag_id]
+        assert alice[dag_id]["runs"] == bob[dag_id]["runs"] > 0  # the plan itself is the registry's: shown
+
+
 def test_dry_run_of_a_cross_team_chain_names_exactly_the_other_teams_dags(answers) -> None:
     """Teamless DAGs (business-intelligence, authentication) are editable by both; each team's by its own."""
     plan = answers["admin"]["plan_chain"]
