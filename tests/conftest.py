@@ -142,6 +142,28 @@ def ui_login(browser, live_server: str, username: str, password: str):
     return page
 
 
+def separate_database_url(tmp: Path, name: str) -> str:
+    """A metadata DB of a module's own, on the same kind of server as the session's.
+
+    SQLite: a file in ``tmp``. Otherwise a fresh database ``<session db>_mesh_<name>`` beside the session's on
+    the same server (dropped and created again), so PostgreSQL runs test PostgreSQL.
+    """
+    from airflow.configuration import conf
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(conf.get("database", "sql_alchemy_conn"))
+    if url.get_backend_name() == "sqlite":
+        return str(url.set(database=str(tmp / f"{name}.db")))
+    database = f"{url.database}_mesh_{name}"
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    engine.dispose()
+    return url.set(database=database).render_as_string(hide_password=False)
+
+
 @pytest.fixture
 def mesh_copy(tmp_path: Path) -> Path:
     """A copy of the example registry (teams/ and ddl/) that a test may break."""

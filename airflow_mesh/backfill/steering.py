@@ -14,6 +14,8 @@ do it ourselves:
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import func, select, update
 
 from airflow_mesh.backfill.jobs import JobConflict, get_job, now, set_status
@@ -22,6 +24,42 @@ from airflow_mesh.backfill.models import JobStatus, job, job_dag
 
 BATCH = 200
 UNFINISHED_RUN = ("queued", "running")
+CANCEL_WAIT_SECONDS = 60
+
+
+def in_locked_batches(job_id: int, action: str, runs_query, work) -> None:
+    """Apply ``work(session, runs)`` once to each run ``runs_query`` selects (``dag_id, run_id`` columns), a batch per
+    transaction, each batch locked as Airflow's scheduler locks runs: ``FOR UPDATE SKIP LOCKED``, dag_run
+    rows before their task instances.
+
+    Updating task instances first and their runs after deadlocked against a live scheduler on PostgreSQL
+    (it holds a run's row while it updates that run's task instances). Rows a scheduler holds are skipped
+    and taken in a later batch once it lets go; if it keeps them for ``CANCEL_WAIT_SECONDS``, the action
+    stops with a 409 that says to repeat it (every action here is idempotent).
+    """
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.sqlalchemy import with_row_locks
+
+    deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+    query = runs_query.order_by(DagRun.id).limit(BATCH)
+    done: set[tuple[str, str]] = set()
+    while True:
+        with create_session() as session:
+            runs = list(session.execute(with_row_locks(query, session=session, of=DagRun, skip_locked=True)).all())
+            if runs and not done.issuperset(map(tuple, runs)):
+                work(session, runs)
+                done.update(map(tuple, runs))
+                continue
+            if runs:  # every run of this batch was worked on already (e.g. it failed again since): once is enough
+                return
+            if session.execute(query.limit(1)).first() is None:
+                return
+        if time.monotonic() > deadline:
+            raise JobConflict({"message": f"job #{job_id}: a scheduler held some of its runs for "
+                                          f"{CANCEL_WAIT_SECONDS} s, so {action} is not complete. Fix: {action} again",
+                               "status": "busy"})
+        time.sleep(0.2)  # bounded by the deadline: a scheduler loop holds its runs briefly
 
 
 def _backfill_ids(session, job_id: int) -> list[int]:
@@ -97,21 +135,20 @@ def cancel(job_id: int, user: str) -> dict:
     running = [TaskInstanceState.RUNNING, TaskInstanceState.DEFERRED, TaskInstanceState.QUEUED,
                TaskInstanceState.UP_FOR_RETRY, TaskInstanceState.UP_FOR_RESCHEDULE, TaskInstanceState.RESTARTING]
     waiting = [TaskInstanceState.SCHEDULED]
-    while True:  # one batch of runs per transaction
-        with create_session() as session:
-            runs = session.execute(select(DagRun.dag_id, DagRun.run_id).where(
-                DagRun.backfill_id.in_(backfills), DagRun.state.in_(UNFINISHED_RUN)).limit(BATCH)).all()
-            if not runs:
-                break
-            for dag_id in {d for d, _ in runs}:
-                ids = [r for d, r in runs if d == dag_id]
-                base = (TI.dag_id == dag_id, TI.run_id.in_(ids))
-                session.execute(update(TI).where(*base, TI.state.in_(running))
-                                .values(state=TaskInstanceState.FAILED, end_date=now()))
-                session.execute(update(TI).where(*base, (TI.state.in_(waiting)) | TI.state.is_(None))
-                                .values(state=TaskInstanceState.SKIPPED))
-                session.execute(update(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id.in_(ids))
-                                .values(state=DagRunState.FAILED, end_date=now()))
+
+    def fail_batch(session, runs: list) -> None:
+        for dag_id in {d for d, _ in runs}:
+            ids = [r for d, r in runs if d == dag_id]
+            base = (TI.dag_id == dag_id, TI.run_id.in_(ids))
+            session.execute(update(TI).where(*base, TI.state.in_(running))
+                            .values(state=TaskInstanceState.FAILED, end_date=now()))
+            session.execute(update(TI).where(*base, (TI.state.in_(waiting)) | TI.state.is_(None))
+                            .values(state=TaskInstanceState.SKIPPED))
+            session.execute(update(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id.in_(ids))
+                            .values(state=DagRunState.FAILED, end_date=now()))
+
+    in_locked_batches(job_id, "cancel", select(DagRun.dag_id, DagRun.run_id).where(
+        DagRun.backfill_id.in_(backfills), DagRun.state.in_(UNFINISHED_RUN)), fail_batch)
     with create_session() as session:
         _release_dags(session, job_id)
         set_status(session, job_id, JobStatus.CANCELLED, f"cancelled by {user}", when=[JobStatus.CANCELLING.value])
@@ -149,14 +186,15 @@ def retry(job_id: int, user: str) -> dict:
                        f"retry of failed tasks by {user}", when=[JobStatus.FAILED.value], finished_at=None)
     failed = [TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED]
     for d in record["dags"]:
-        while True:
-            with create_session() as session:
-                tis = session.scalars(select(TI).join(DagRun, (DagRun.dag_id == TI.dag_id) & (DagRun.run_id == TI.run_id))
-                                      .where(DagRun.backfill_id == d["backfill_id"], TI.dag_id == d["dag_id"],
-                                             TI.task_id.in_(d["tasks"]), TI.state.in_(failed)).limit(BATCH)).all()
-                if not tis:
-                    break
-                clear_task_instances(list(tis), session, dag_run_state=DagRunState.QUEUED)
+        def clear_batch(session, runs: list, d: dict = d) -> None:
+            tis = session.scalars(select(TI).where(TI.dag_id == d["dag_id"], TI.run_id.in_([r for _, r in runs]),
+                                                   TI.task_id.in_(d["tasks"]), TI.state.in_(failed))).all()
+            clear_task_instances(list(tis), session, dag_run_state=DagRunState.QUEUED)
+
+        has_failed = select(TI.id).where(TI.dag_id == DagRun.dag_id, TI.run_id == DagRun.run_id,
+                                         TI.task_id.in_(d["tasks"]), TI.state.in_(failed)).exists()
+        in_locked_batches(job_id, "retry", select(DagRun.dag_id, DagRun.run_id).where(
+            DagRun.backfill_id == d["backfill_id"], has_failed), clear_batch)
     return _read(job_id)
 
 

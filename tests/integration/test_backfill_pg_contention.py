@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from airflow_mesh.backfill.request import BackfillRequest
 from airflow_mesh.core.intervals import UTC
@@ -113,3 +113,73 @@ def test_materializing_a_job_never_makes_a_task_start_wait_on_a_lock(postgres) -
     assert probes[0] > 0
     assert worst_wait[0] < 1.0, f"a backend waited {worst_wait[0]:.2f} s on a lock while the job materialized"
     steering.cancel(accepted.id, "contention")
+
+
+def test_cancel_never_deadlocks_with_a_scheduler_holding_one_of_its_runs(postgres) -> None:
+    """Airflow's scheduler locks a run's row, then updates that run's task instances. Cancel used to update the
+    task instances of a batch first and their runs after: against a live scheduler on PostgreSQL that was a
+    deadlock (seen with a real scheduler: ``DeadlockDetected`` and HTTP 500 on cancel). Here one connection
+    plays the scheduler's part, deterministically: it holds one of the job's runs, waits until cancel is
+    either blocked on that row or done with every other run, then updates the run's task instances."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance as TI
+    from airflow.utils.session import create_session
+
+    from airflow_mesh.backfill import jobs, steering
+    from airflow_mesh.backfill.materialize import materialize_next
+    from airflow_mesh.settings import configured_mesh
+
+    req = BackfillRequest(roots=["payments.transactions"], start=datetime(2026, 1, 1, tzinfo=UTC),
+                          end=datetime(2026, 1, 2, 12, tzinfo=UTC), downstream=False)
+    accepted = jobs.submit(req.plan(configured_mesh(), datetime.now(UTC)), req, "deadlock")
+    assert materialize_next(job_id=accepted.id) is not None
+    with create_session() as s:
+        record = jobs.get_job(s, accepted.id)
+        backfill_id = record["dags"][0]["backfill_id"]
+        run_ids = s.execute(select(DagRun.id, DagRun.run_id).where(DagRun.backfill_id == backfill_id)
+                            .order_by(DagRun.id)).all()
+    held_id, held_run = run_ids[len(run_ids) // 2]
+    scheduler = postgres.connect()
+    tx = scheduler.begin()
+    scheduler.execute(select(DagRun.id).where(DagRun.id == held_id).with_for_update())
+    outcome: dict = {}
+
+    def cancel() -> None:
+        try:
+            outcome["job"] = steering.cancel(accepted.id, "deadlock")
+        except Exception as err:  # noqa: BLE001 - the assertion below names it
+            outcome["error"] = repr(err)
+
+    canceller = threading.Thread(target=cancel, daemon=True)
+    canceller.start()
+    deadline = time.monotonic() + 60
+    with postgres.connect() as watch:
+        while True:  # bounded: until cancel waits on the held row, or finished every other run
+            assert time.monotonic() < deadline, "cancel neither blocked on the held run nor finished the others"
+            waiting = watch.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                         "AND datname = current_database()")).scalar()
+            others = watch.execute(select(func.count()).select_from(DagRun).where(
+                DagRun.backfill_id == backfill_id, DagRun.id != held_id,
+                DagRun.state.in_(["queued", "running"]))).scalar()
+            watch.commit()
+            if waiting or not others:
+                break
+            canceller.join(0.05)
+    try:
+        scheduler.execute(TI.__table__.update().where(TI.dag_id == "payments_hourly", TI.run_id == held_run)
+                          .values(state="scheduled"))
+        tx.commit()
+        outcome["scheduler"] = "committed"
+    except Exception as err:  # noqa: BLE001 - the assertion below names it
+        outcome["scheduler"] = repr(err)
+    finally:
+        scheduler.close()
+    canceller.join(90)
+    assert not canceller.is_alive(), "cancel did not finish"
+    assert outcome["scheduler"] == "committed", outcome
+    assert "error" not in outcome, outcome
+    assert outcome["job"]["status"] == "cancelled"
+    with create_session() as s:
+        states = dict(s.execute(select(DagRun.state, func.count()).where(DagRun.backfill_id == backfill_id)
+                                .group_by(DagRun.state)).all())
+    assert set(states) == {"failed"}, states

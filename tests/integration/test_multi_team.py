@@ -26,6 +26,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import separate_database_url
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,28 +148,6 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def separate_database_url(tmp: Path) -> str:
-    """A metadata DB of this module's own, on the same kind of server as the session's.
-
-    SQLite: a file in ``tmp``. Otherwise a fresh database beside the session's on the
-    same server (dropped and created again), so PostgreSQL runs test PostgreSQL.
-    """
-    from airflow.configuration import conf
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    url = make_url(conf.get("database", "sql_alchemy_conn"))
-    if url.get_backend_name() == "sqlite":
-        return str(url.set(database=str(tmp / "multi_team.db")))
-    name = f"{url.database}_mesh_multi_team"
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
 def bundle(folder: str, team: str | None) -> dict:
     """A local DAG bundle of one team's folder of the example mesh, owned by ``team`` (or by no team)."""
     return {"name": folder, "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
@@ -186,7 +165,7 @@ def answers() -> dict:
         PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "scripts"), str(ROOT / "tests" / "integration"),
                                     os.environ.get("PYTHONPATH", "")]),
         AIRFLOW_HOME=str(tmp),
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=separate_database_url(tmp),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=separate_database_url(tmp, "multi_team"),
         AIRFLOW__CORE__MULTI_TEAM="True",
         AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST=json.dumps([
             bundle("payments", TEAM_A), bundle("risk", TEAM_B),
