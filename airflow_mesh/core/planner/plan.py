@@ -126,24 +126,41 @@ class _Facts(NamedTuple):
     task: str
 
 
+class _FactsOf(dict[str, _Facts]):
+    """The facts of a mesh's tables, each gathered the first time a plan reaches the table (a plan of a
+    few tables in a large mesh does not pay for the rest)."""
+
+    def __init__(self, mesh: Mesh) -> None:
+        super().__init__()
+        self._mesh = mesh
+        self._share_keys: dict[tuple[int, datetime | None], int] = {}
+        self._grids: list[Grid] = []  # holds the grids: share keys use their ids
+
+    def __missing__(self, name: str) -> _Facts:
+        mesh = self._mesh
+        t = mesh.tables[name]
+        grid = table_grid(t)
+        share_key = self._share_keys.get((id(grid), t.start_date))
+        if share_key is None:
+            share_key = self._share_keys[id(grid), t.start_date] = len(self._grids)
+            self._grids.append(grid)
+        facts = self[name] = _Facts(
+            inputs=tuple(sorted(i for i in t.inputs if i != name)), grid=grid, share_key=share_key,
+            start_date=t.start_date, team=t.team, dag_id=t.producer_dag,
+            dag_tables=len(mesh.tables_by_dag[t.producer_dag]), schedule=t.schedule, timezone=t.timezone,
+            task=t.producer_task)
+        return facts
+
+
 class _MeshIndex:
-    """A mesh's topological order and per-table facts, computed once per Mesh object (it is immutable)."""
+    """A mesh's topological order and its tables' facts, kept per Mesh object (it is immutable)."""
 
     __slots__ = ("facts", "order", "position")
 
     def __init__(self, mesh: Mesh) -> None:
         self.order: list[str] = mesh.topological_order()
         self.position = {name: i for i, name in enumerate(self.order)}
-        keys: dict[tuple[Grid, datetime | None], int] = {}
-        facts: dict[str, _Facts] = {}
-        for name, t in mesh.tables.items():
-            grid = table_grid(t)
-            facts[name] = _Facts(
-                inputs=tuple(sorted(i for i in t.inputs if i != name)), grid=grid,
-                share_key=keys.setdefault((grid, t.start_date), len(keys)), start_date=t.start_date,
-                team=t.team, dag_id=t.producer_dag, dag_tables=len(mesh.tables_by_dag[t.producer_dag]),
-                schedule=t.schedule, timezone=t.timezone, task=t.producer_task)
-        self.facts = facts
+        self.facts = _FactsOf(mesh)
 
 
 _INDEXES: dict[int, tuple[Mesh, _MeshIndex]] = {}
