@@ -15,6 +15,7 @@ DAG runs only to show a page or to execute.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -112,7 +113,8 @@ class _Share:
 
 class _Facts(NamedTuple):
     """What the planner reads of one table, gathered once per mesh (attribute reads on the frozen
-    pydantic ``Table`` cost several times a tuple's, and a plan reads them for every reached table)."""
+    pydantic ``Table`` cost several times a tuple's unpacking, and a plan reads ten of them for every
+    reached table)."""
 
     inputs: tuple[str, ...]  # sorted, without the table itself: the order ``DagPlan.reads`` is given in
     grid: Grid
@@ -134,16 +136,17 @@ class _FactsOf(dict[str, _Facts]):
         super().__init__()
         self._mesh = mesh
         self._share_keys: dict[tuple[int, datetime | None], int] = {}
+        self._numbers = itertools.count()
         self._grids: list[Grid] = []  # holds the grids: share keys use their ids
 
     def __missing__(self, name: str) -> _Facts:
         mesh = self._mesh
         t = mesh.tables[name]
         grid = table_grid(t)
-        share_key = self._share_keys.get((id(grid), t.start_date))
-        if share_key is None:
-            share_key = self._share_keys[id(grid), t.start_date] = len(self._grids)
-            self._grids.append(grid)
+        self._grids.append(grid)
+        # Safe with threads (API servers plan in a thread pool): next() and dict.setdefault on these keys
+        # are each one step, so two pairs can never get one number; a lost race only costs a memo hit.
+        share_key = self._share_keys.setdefault((id(grid), t.start_date), next(self._numbers))
         facts = self[name] = _Facts(
             inputs=tuple(sorted(i for i in t.inputs if i != name)), grid=grid, share_key=share_key,
             start_date=t.start_date, team=t.team, dag_id=t.producer_dag,
@@ -291,7 +294,8 @@ def plan_backfill(mesh: Mesh, roots: list[str], period: Period, *, now: datetime
     dags, left_out = plan.dags, plan.left_out
     unite = _Uniter()
     requested = unite.intern(IntervalSet.of([period]))
-    facts = _index_of(mesh).facts
+    index = _index_of(mesh)
+    facts = index.facts
     # What readers need of an affected table: its share (the time its runs cover) and its wave. Two dicts,
     # not a dict of pairs: a pair per table is one more object for the garbage collector to walk.
     affected: dict[str, _Share] = {}
@@ -300,7 +304,7 @@ def plan_backfill(mesh: Mesh, roots: list[str], period: Period, *, now: datetime
     # is never reused within one plan.
     memo: dict[tuple[int, int], tuple[IntervalSet, _Share]] = {}
     several: dict[str, list[str]] = {}  # DAGs writing several tables of the mesh: their affected tables
-    for name in _in_order(mesh, _index_of(mesh), roots, downstream, depth):
+    for name in _in_order(mesh, index, roots, downstream, depth):
         inputs, grid, share_key, start_date, team, dag_id, dag_tables, schedule, timezone, task = facts[name]
         if team in stop_at_teams:
             left_out.append(f"{name}: team {team} excluded (stop at teams)")
