@@ -27,9 +27,14 @@ yarn:
 LEVELS = ["@hourly", "@daily", "@weekly", "@monthly"]
 
 
-def generate(root: Path, n_tables: int, n_teams: int = 20, seed: int = 7, shape: str = "teams") -> Path:
+def generate(root: Path, n_tables: int, n_teams: int = 20, seed: int = 7, shape: str = "teams",
+             timezones: tuple[str, ...] = ()) -> Path:
+    """Write the mesh under ``root``. ``timezones`` (``all_downstream`` only): table k's ``mesh.timezone``
+    is ``timezones[k % len(timezones)]`` (``UTC`` writes none), so grids in zones are exercised too."""
     if shape == "all_downstream":
-        return generate_all_downstream(root, n_tables, n_teams, seed)
+        return generate_all_downstream(root, n_tables, n_teams, seed, timezones)
+    if timezones:
+        raise ValueError("timezones: only the all_downstream shape has one DAG per table (one zone per DAG)")
     rng = random.Random(seed)
     teams = write_teams(root, n_teams)
     tables: list[tuple[str, str, int, str]] = []  # (name, team, level, access)
@@ -71,7 +76,8 @@ def write_teams(root: Path, n_teams: int) -> list[str]:
     return teams
 
 
-def generate_all_downstream(root: Path, n_tables: int, n_teams: int = 20, seed: int = 7) -> Path:
+def generate_all_downstream(root: Path, n_tables: int, n_teams: int = 20, seed: int = 7,
+                            timezones: tuple[str, ...] = ()) -> Path:
     """Every table downstream of ``t00000`` (hourly); one DAG per table; all public."""
     rng = random.Random(seed)
     teams = write_teams(root, n_teams)
@@ -91,6 +97,8 @@ def generate_all_downstream(root: Path, n_tables: int, n_teams: int = 20, seed: 
                  ("mesh.access", "public"), ("mesh.start_date", "2025-01-01")]
         if inputs:
             props.append(("mesh.inputs", ", ".join(names[i] for i in inputs)))
+        if timezones and timezones[k % len(timezones)] != "UTC":
+            props.append(("mesh.timezone", timezones[k % len(timezones)]))
         write_table(root, team, name, k, props)
     return root
 

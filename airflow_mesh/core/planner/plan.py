@@ -15,6 +15,7 @@ DAG runs only to show a page or to execute.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,7 +32,6 @@ from airflow_mesh.core.intervals import (
     run_ranges,
 )
 from airflow_mesh.core.registry.mesh import Mesh, UnknownTableError
-from airflow_mesh.core.registry.models import Table
 
 
 @dataclass(slots=True)
@@ -111,27 +111,76 @@ class _Share:
     notes: tuple[str, ...]  # what was cut and why, without the table name
 
 
-class _Affected(NamedTuple):
-    share: _Share
-    level: int  # wave: one after its latest input's
+class _Facts(NamedTuple):
+    """What the planner reads of one table, gathered once per mesh (attribute reads on the frozen
+    pydantic ``Table`` cost several times a tuple's unpacking, and a plan reads ten of them for every
+    reached table)."""
+
+    inputs: tuple[str, ...]  # sorted, without the table itself: the order ``DagPlan.reads`` is given in
+    grid: Grid
+    share_key: int  # the same for tables with the same grid and start date: their shares are equal
+    start_date: datetime | None
+    team: str
+    dag_id: str
+    dag_tables: int  # tables the producer DAG writes in the whole mesh (1: its DagPlan is built at once)
+    schedule: str
+    timezone: str
+    task: str
 
 
-#: Topological index of a mesh's tables, computed once per Mesh object (the mesh is immutable).
-_ORDER: dict[int, tuple[Mesh, dict[str, int]]] = {}
+class _FactsOf(dict[str, _Facts]):
+    """The facts of a mesh's tables, each gathered the first time a plan reaches the table (a plan of a
+    few tables in a large mesh does not pay for the rest)."""
+
+    def __init__(self, mesh: Mesh) -> None:
+        super().__init__()
+        self._mesh = mesh
+        self._share_keys: dict[tuple[int, datetime | None], int] = {}
+        self._numbers = itertools.count()
+        self._grids: list[Grid] = []  # holds the grids: share keys use their ids
+
+    def __missing__(self, name: str) -> _Facts:
+        mesh = self._mesh
+        t = mesh.tables[name]
+        grid = table_grid(t)
+        self._grids.append(grid)
+        # Safe with threads (API servers plan in a thread pool): next() and dict.setdefault on these keys
+        # are each one step, so two pairs can never get one number; a lost race only costs a memo hit.
+        share_key = self._share_keys.setdefault((id(grid), t.start_date), next(self._numbers))
+        facts = self[name] = _Facts(
+            inputs=tuple(sorted(i for i in t.inputs if i != name)), grid=grid, share_key=share_key,
+            start_date=t.start_date, team=t.team, dag_id=t.producer_dag,
+            dag_tables=len(mesh.tables_by_dag[t.producer_dag]), schedule=t.schedule, timezone=t.timezone,
+            task=t.producer_task)
+        return facts
 
 
-def _topological_index(mesh: Mesh) -> dict[str, int]:
-    hit = _ORDER.get(id(mesh))
+class _MeshIndex:
+    """A mesh's topological order and its tables' facts, kept per Mesh object (it is immutable)."""
+
+    __slots__ = ("facts", "order", "position")
+
+    def __init__(self, mesh: Mesh) -> None:
+        self.order: list[str] = mesh.topological_order()
+        self.position = {name: i for i, name in enumerate(self.order)}
+        self.facts = _FactsOf(mesh)
+
+
+_INDEXES: dict[int, tuple[Mesh, _MeshIndex]] = {}
+
+
+def _index_of(mesh: Mesh) -> _MeshIndex:
+    hit = _INDEXES.get(id(mesh))
     if hit is not None and hit[0] is mesh:
         return hit[1]
-    if len(_ORDER) >= 8:
-        _ORDER.clear()
-    index = {name: i for i, name in enumerate(mesh.topological_order())}
-    _ORDER[id(mesh)] = (mesh, index)  # holding the mesh keeps its id from being reused
+    if len(_INDEXES) >= 8:
+        _INDEXES.clear()
+    index = _MeshIndex(mesh)
+    _INDEXES[id(mesh)] = (mesh, index)  # holding the mesh keeps its id from being reused
     return index
 
 
-def _in_order(mesh: Mesh, roots: list[str], downstream: bool, depth: int | None) -> list[str]:
+def _in_order(mesh: Mesh, index: _MeshIndex, roots: list[str], downstream: bool, depth: int | None) -> list[str]:
     """The roots and (optionally) every table downstream within ``depth``, inputs before readers."""
     reach = dict.fromkeys(roots)
     frontier, distance = list(roots), 0
@@ -144,49 +193,65 @@ def _in_order(mesh: Mesh, roots: list[str], downstream: bool, depth: int | None)
                     reach[reader] = None
                     nxt.append(reader)
         frontier = nxt
-    return sorted(reach, key=_topological_index(mesh).__getitem__)
+    if 8 * len(reach) > len(index.order):  # most of the mesh: one pass over its order beats sorting
+        ordered = [name for name in index.order if name in reach]
+        if len(ordered) == len(reach):
+            return ordered
+    return sorted(reach, key=index.position.__getitem__)  # (a table outside the order fails here, by name)
 
 
 class _Uniter:
-    """Union of input time sets, memoised by the identity of the inputs (and interned by value).
+    """Union of input time sets, memoised by the identity of the inputs; every set interned by value.
 
     Thousands of tables read the same few re-run sets; each distinct combination is merged
-    once, and equal results are one object, so the per-table memo (keyed by identity) hits.
+    once, and equal sets (a year of hourly runs and a year of daily runs cover the same time)
+    are one object, so most unions are of one object with itself and the per-table memo
+    (keyed by identity) hits.
     """
 
     def __init__(self) -> None:
-        self._by_inputs: dict[tuple[int, ...], tuple[list[IntervalSet], IntervalSet]] = {}
+        self._by_inputs: dict[frozenset[int], tuple[list[IntervalSet], IntervalSet]] = {}
         self._interned: dict[IntervalSet, IntervalSet] = {}
 
+    def intern(self, time: IntervalSet) -> IntervalSet:
+        """The one object equal to ``time`` (the first seen)."""
+        return self._interned.setdefault(time, time)
+
     def __call__(self, sets: list[IntervalSet]) -> IntervalSet:
-        if len(sets) == 1:
-            return sets[0]
-        key = tuple(sorted({id(s) for s in sets}))
+        first = sets[0]
+        for s in sets:
+            if s is not first:
+                break
+        else:
+            return first
+        key = frozenset(map(id, sets))
         hit = self._by_inputs.get(key)
         if hit is None:
-            union = IntervalSet.union_of(sets)
-            hit = self._by_inputs[key] = (sets, self._interned.setdefault(union, union))  # holds the inputs: ids stay theirs
+            hit = self._by_inputs[key] = (sets, self.intern(IntervalSet.union_of(sets)))  # holds the inputs: ids stay theirs
         return hit[1]
 
 
-def _share(t: Table, grid: Grid, wanted: IntervalSet, now: datetime) -> _Share:
-    """Widen ``wanted`` to whole runs of ``grid``, then keep the runs ``t`` may have (see :func:`_cut`)."""
+def _share(start_date: datetime | None, grid: Grid, wanted: IntervalSet, now: datetime, unite: _Uniter) -> _Share:
+    """Widen ``wanted`` to whole runs of ``grid``, then keep the runs a table starting at ``start_date``
+    may have (see :func:`_cut`). The time they cover is interned by ``unite``."""
     ranges = run_ranges(grid, wanted)
-    kept, notes = _cut(t, ranges, _allowed_runs(t, grid, ranges, now), now)
-    return _Share(tuple(kept), IntervalSet(tuple(r.period for r in kept)), sum(r.count for r in kept), tuple(notes))
+    kept, notes = _cut(start_date, ranges, _allowed_runs(start_date, grid, ranges, now), now)
+    time = unite.intern(IntervalSet(tuple(r.period for r in kept)))
+    return _Share(tuple(kept), time, sum(r.count for r in kept), tuple(notes))
 
 
-def _allowed_runs(t: Table, grid: Grid, ranges: list[RunRange], now: datetime) -> Period:
+def _allowed_runs(start_date: datetime | None, grid: Grid, ranges: list[RunRange], now: datetime) -> Period:
     """The period-end ticks a table may run at: whole periods from its start date, ending by ``now``."""
     latest = grid.floor(now)  # a run whose period ends after now has not happened yet
-    if t.start_date is not None:
-        earliest = grid.next_after(grid.ceil(t.start_date))  # first run whose period starts at/after start_date
+    if start_date is not None:
+        earliest = grid.next_after(grid.ceil(start_date))  # first run whose period starts at/after start_date
     else:
         earliest = ranges[0].first if ranges else latest
     return Period(min(earliest, latest), latest)
 
 
-def _cut(t: Table, ranges: list[RunRange], allowed: Period, now: datetime) -> tuple[list[RunRange], list[str]]:
+def _cut(start_date: datetime | None, ranges: list[RunRange], allowed: Period,
+         now: datetime) -> tuple[list[RunRange], list[str]]:
     """Keep the runs whose period-end tick lies in ``allowed``; say exactly which runs were cut, and why."""
     kept: list[RunRange] = []
     notes: list[str] = []
@@ -195,7 +260,7 @@ def _cut(t: Table, ranges: list[RunRange], allowed: Period, now: datetime) -> tu
         if r.first < allowed.start:
             cut = RunRange(grid, r.first, min(r.last, grid.prev_before(allowed.start)))
             notes.append(f"{cut.count} run(s) covering {cut.period} left out: no data before its start "
-                         f"date {iso(t.start_date) if t.start_date else '?'}")
+                         f"date {iso(start_date) if start_date else '?'}")
         if r.last > allowed.end:
             cut = RunRange(grid, max(r.first, grid.next_after(allowed.end)), r.last)
             notes.append(f"{cut.count} run(s) covering {cut.period} left out: their periods end after "
@@ -218,63 +283,96 @@ def plan_backfill(mesh: Mesh, roots: list[str], period: Period, *, now: datetime
     ``mesh.start_date`` or ends after ``now``; every such cut is reported in
     :attr:`Plan.left_out`, naming the runs. Tables of teams in ``stop_at_teams`` are not
     planned, nor is anything reached only through them.
+
+    Cost: one pass over the reached tables with a handful of dict reads each; a DAG that writes
+    one table of the mesh gets its :class:`DagPlan` in that pass, the others are grouped after it.
     """
     now = as_utc(now)
     roots = resolve_roots(mesh, roots)
     root_set = set(roots)
     plan = Plan(roots=roots, period=period)
-    requested = IntervalSet.of([period])
-    affected: dict[str, _Affected] = {}
-    # (grid, input time, start date) -> share. Keyed by identity: the shares' time sets are reused
-    # objects, and the memo holds each key's objects, so an id is never reused within one plan.
-    memo: dict[tuple[int, int, datetime | None], tuple[Grid, IntervalSet, _Share]] = {}
-    tables = mesh.tables
+    dags, left_out = plan.dags, plan.left_out
     unite = _Uniter()
-    for name in _in_order(mesh, roots, downstream, depth):
-        t = tables[name]
-        if t.team in stop_at_teams:
-            plan.left_out.append(f"{name}: team {t.team} excluded (stop at teams)")
+    requested = unite.intern(IntervalSet.of([period]))
+    index = _index_of(mesh)
+    facts = index.facts
+    # What readers need of an affected table: its share (the time its runs cover) and its wave. Two dicts,
+    # not a dict of pairs: a pair per table is one more object for the garbage collector to walk.
+    affected: dict[str, _Share] = {}
+    waves: dict[str, int] = {}
+    # (share key, id of input time) -> (input time, share). The memo holds each input time, so an id
+    # is never reused within one plan.
+    memo: dict[tuple[int, int], tuple[IntervalSet, _Share]] = {}
+    several: dict[str, list[str]] = {}  # DAGs writing several tables of the mesh: their affected tables
+    for name in _in_order(mesh, index, roots, downstream, depth):
+        inputs, grid, share_key, start_date, team, dag_id, dag_tables, schedule, timezone, task = facts[name]
+        if team in stop_at_teams:
+            left_out.append(f"{name}: team {team} excluded (stop at teams)")
             continue
-        sources = [affected[i] for i in t.inputs if i in affected]
-        if not sources and name not in root_set:
+        reads = [i for i in inputs if i in affected]  # sorted, as inputs are
+        is_root = name in root_set
+        if not reads and not is_root:
             continue
-        wanted = unite([s.share.time for s in sources] + ([requested] if name in root_set else []))
-        grid = table_grid(t)
-        key = (id(grid), id(wanted), t.start_date)
-        hit = memo.get(key)
-        share = hit[2] if hit is not None else _share(t, grid, wanted, now)
+        wanted, level = _wanted(reads, affected, waves, requested if is_root else None, unite)
+        hit = memo.get((share_key, id(wanted)))
         if hit is None:
-            memo[key] = (grid, wanted, share)
+            hit = memo[share_key, id(wanted)] = (wanted, _share(start_date, grid, wanted, now, unite))
+        share = hit[1]
         if share.notes:
-            plan.left_out.extend(f"{name}: {note}" for note in share.notes)
-        if share.ranges:
-            affected[name] = _Affected(share, 1 + max([s.level for s in sources]) if sources else 0)
-    _group_by_dag(mesh, plan, affected, root_set)
-    plan.runs = sum(d.runs for d in plan.dags.values())
+            left_out.extend(f"{name}: {note}" for note in share.notes)
+        if not share.ranges:
+            continue
+        affected[name], waves[name] = share, level
+        if dag_tables == 1:  # the common case, kept cheap: one table, its share as is
+            dags[dag_id] = DagPlan(dag_id, team, schedule, [name], [task], list(share.ranges), level, reads, is_root,
+                                   timezone, share.runs)
+        elif dag_id in several:
+            several[dag_id].append(name)
+        else:
+            several[dag_id] = [name]
+            dags[dag_id] = None  # type: ignore[assignment]  # holds the DAG's place in the order; set below
+    for dag_id, tables in several.items():
+        dags[dag_id] = _dag_plan(facts, dag_id, tables, affected, waves, root_set)
+    plan.runs = sum(d.runs for d in dags.values())
     return plan
 
 
-def _group_by_dag(mesh: Mesh, plan: Plan, affected: dict[str, _Affected], roots: set[str]) -> None:
-    """One :class:`DagPlan` per producer DAG: the union of its tables' runs, in the wave after its inputs."""
-    by_dag: dict[str, list[str]] = defaultdict(list)
-    for name in affected:
-        by_dag[mesh.tables[name].producer_dag].append(name)
-    for dag_id, tables in by_dag.items():
-        first = mesh.tables[tables[0]]
-        if len(tables) == 1:  # the common case, kept cheap: one table, its share as is
-            name, a = tables[0], affected[tables[0]]
-            plan.dags[dag_id] = DagPlan(
-                dag_id=dag_id, team=first.team, schedule=first.schedule, tables=[name], tasks=[first.producer_task],
-                ranges=list(a.share.ranges), wave=a.level,
-                reads=sorted([i for i in first.inputs if i in affected and i != name]),
-                is_root=name in roots, timezone=first.timezone, runs=a.share.runs)
-            continue
-        ranges = run_ranges(table_grid(first), IntervalSet.union_of(affected[n].share.time for n in tables))
-        runs = sum(r.count for r in ranges)
-        own = set(tables)
-        reads = sorted({i for n in tables for i in mesh.tables[n].inputs if i in affected and i not in own})
-        plan.dags[dag_id] = DagPlan(
-            dag_id=dag_id, team=first.team, schedule=first.schedule, tables=sorted(tables),
-            tasks=sorted({mesh.tables[n].producer_task for n in tables}),
-            ranges=ranges, wave=max(affected[n].level for n in tables),
-            reads=reads, is_root=not own.isdisjoint(roots), timezone=first.timezone, runs=runs)
+def _wanted(reads: list[str], affected: dict[str, _Share], waves: dict[str, int], root: IntervalSet | None,
+            unite: _Uniter) -> tuple[IntervalSet, int]:
+    """The time a table must re-run for (what its affected inputs re-run, and ``root``, the requested
+    range, if it is a root), and its wave (one after its latest input's).
+
+    Most tables read inputs that re-run the same interned set: that case is one identity test per input.
+    """
+    wanted, level, mixed = root, -1, False
+    for i in reads:
+        time, wave = affected[i].time, waves[i]
+        if wanted is None:
+            wanted = time
+        elif time is not wanted:
+            mixed = True
+        if wave > level:
+            level = wave
+    if mixed:
+        wanted = unite([affected[i].time for i in reads] + ([root] if root is not None else []))
+    assert wanted is not None  # a table with neither affected inputs nor a requested range is skipped
+    return wanted, level + 1
+
+
+def _dag_plan(facts: dict[str, _Facts], dag_id: str, tables: list[str], affected: dict[str, _Share],
+              waves: dict[str, int], roots: set[str]) -> DagPlan:
+    """The :class:`DagPlan` of a DAG writing several tables: the union of its affected tables' runs,
+    in the wave after its inputs."""
+    first = facts[tables[0]]
+    if len(tables) == 1:  # only one of its tables is affected: its share as is
+        name = tables[0]
+        share = affected[name]
+        return DagPlan(dag_id, first.team, first.schedule, [name], [first.task], list(share.ranges), waves[name],
+                       [i for i in first.inputs if i in affected], name in roots, first.timezone, share.runs)
+    ranges = run_ranges(first.grid, IntervalSet.union_of(affected[n].time for n in tables))
+    own = set(tables)
+    return DagPlan(
+        dag_id=dag_id, team=first.team, schedule=first.schedule, tables=sorted(tables),
+        tasks=sorted({facts[n].task for n in tables}), ranges=ranges, wave=max(waves[n] for n in tables),
+        reads=sorted({i for n in tables for i in facts[n].inputs if i in affected and i not in own}),
+        is_root=not own.isdisjoint(roots), timezone=first.timezone, runs=sum(r.count for r in ranges))
