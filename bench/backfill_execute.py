@@ -22,6 +22,7 @@ from pathlib import Path as _Path
 
 sys.path.insert(0, str(_Path(__file__).resolve().parents[1] / "scripts"))  # seed.py: demo/test tooling, not in the wheel
 
+import collections
 import os
 import tempfile
 import time
@@ -40,6 +41,7 @@ os.environ.update({
 })
 TARGET_RUNS = int(os.environ.get("BENCH_RUNS", "10000"))
 REFERENCE_RUNS = int(os.environ.get("BENCH_REFERENCE_RUNS", "2000"))
+COUNTER: Counter | None = None
 
 
 class Counter:
@@ -48,13 +50,16 @@ class Counter:
         from sqlalchemy import event
 
         self.n = 0
+        self.kinds: collections.Counter[str] = collections.Counter()
         event.listen(settings.engine, "before_cursor_execute", self._count)
 
-    def _count(self, *args, **kwargs) -> None:
+    def _count(self, conn, cursor, statement, parameters, context, executemany) -> None:
         self.n += 1
+        self.kinds[" ".join(statement.split()[:4])[:60]] += 1
 
     def measure(self, fn):
         self.n = 0
+        self.kinds.clear()
         t = time.perf_counter()
         out = fn()
         return out, time.perf_counter() - t, self.n
@@ -76,6 +81,10 @@ def line(label: str, seconds: float, statements: int, runs: int) -> float:
     per = seconds / runs * 1000
     print(f"  {label:<44} {seconds:7.1f} s  {statements:>8,} statements  ({per:.2f} ms, "
           f"{statements / runs:.1f} statements per run)")
+    if os.environ.get("BENCH_STATEMENTS"):   # which statements: where the round trips go
+        assert COUNTER is not None
+        for kind, n in COUNTER.kinds.most_common(12):
+            print(f"      {n:>8,}  {kind}")
     return per
 
 
@@ -106,7 +115,8 @@ def main() -> None:
         if plan.runs >= TARGET_RUNS:
             break
         days += 5
-    count = Counter()
+    global COUNTER
+    count = COUNTER = Counter()
     from airflow import settings
 
     print(f"DB: {settings.engine.dialect.name}; plan: {plan.runs:,} runs in {len(plan.dags)} DAGs "
