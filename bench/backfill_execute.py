@@ -1,7 +1,7 @@
 """A ~10,000-run mesh backfill job on a real metadata DB, beside Airflow's own ``_create_backfill``.
 
-Prints, on the DB Airflow is configured with (SQLite in a throw-away home by default; set
-``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` to a PostgreSQL URL to measure there):
+Prints, on the DB Airflow is configured with (SQLite in a throw-away home by default; ``BENCH_DB=postgresql``
+starts a throw-away PostgreSQL server as the test suite does, or set ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``):
 
 * time to accept the job: what ``POST /mesh/api/backfills`` does before answering 202
   (plan, checks, fingerprint, job row, one native Backfill per DAG), without HTTP;
@@ -11,8 +11,9 @@ Prints, on the DB Airflow is configured with (SQLite in a throw-away home by def
   (payments_hourly) over a range of about REFERENCE_RUNS runs: creating, then (its backfill completed,
   the runs failed, reprocess_behavior=failed) clearing; per run, and the ratio to the mesh's.
 
-Statements are counted with a SQLAlchemy ``before_cursor_execute`` listener on Airflow's engine.
-Run: .venv/bin/python bench/backfill_execute.py
+Statements are counted with a SQLAlchemy ``before_cursor_execute`` listener on Airflow's engine (an
+executemany or one insertmanyvalues batch counts once); ``BENCH_STATEMENTS=1`` lists them by kind.
+Run: .venv/bin/python bench/backfill_execute.py   (sizes: BENCH_RUNS, BENCH_REFERENCE_RUNS)
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ os.environ.update({
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR", "AIRFLOW__MESH__CACHE_DIR": str(HOME / "cache"),
     "AIRFLOW__MESH__BACKFILL_MATERIALIZER": "false",
 })
+if os.environ.get("BENCH_DB", "sqlite").lower() == "postgresql":   # a throw-away server, as the test suite's
+    import atexit
+
+    from throwaway_postgres import ThrowawayPostgres
+
+    _postgres = ThrowawayPostgres()
+    atexit.register(_postgres.stop)
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = _postgres.start()
 TARGET_RUNS = int(os.environ.get("BENCH_RUNS", "10000"))
 REFERENCE_RUNS = int(os.environ.get("BENCH_REFERENCE_RUNS", "2000"))
 COUNTER: Counter | None = None
@@ -63,6 +72,20 @@ class Counter:
         t = time.perf_counter()
         out = fn()
         return out, time.perf_counter() - t, self.n
+
+
+def tasks_per_run(backfill_ids: list[int]) -> float:
+    """Task instances per run of these backfills: the mesh's runs and payments_hourly's differ in size."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance as TI
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as s:
+        runs = s.scalar(select(func.count()).select_from(DagRun).where(DagRun.backfill_id.in_(backfill_ids)))
+        tis = s.scalar(select(func.count()).select_from(TI).join(
+            DagRun, (DagRun.dag_id == TI.dag_id) & (DagRun.run_id == TI.run_id)).where(DagRun.backfill_id.in_(backfill_ids)))
+    return tis / max(runs, 1)
 
 
 def fail_all_runs(backfill_ids: list[int]) -> None:
@@ -135,6 +158,7 @@ def main() -> None:
         results[label] = line(f"materialize: {label} every run", t, n, plan.runs)
         with create_session() as s:
             ids = [d["backfill_id"] for d in jobs.get_job(s, accepted.id)["dags"]]
+        print(f"      ({tasks_per_run(ids):.1f} task instances per run)")
         steering.cancel(accepted.id, "bench")
         fail_all_runs(ids)
 
@@ -147,6 +171,7 @@ def main() -> None:
             dag_id="payments_hourly", from_date=ref_start, to_date=ref_end, max_active_runs=10, reverse=False,
             dag_run_conf={}, triggering_user_name="bench", reprocess_behavior=behaviour))
         ref[label] = line(f"Airflow: {label} every run", t, n, REFERENCE_RUNS)
+        print(f"      ({tasks_per_run([backfill.id]):.1f} task instances per run)")
         fail_all_runs([backfill.id])
     for label in ("create", "clear"):
         print(f"  per-run ratio Airflow/mesh, {label}: {ref[label] / results[label]:.2f}x (target >= 3x)")

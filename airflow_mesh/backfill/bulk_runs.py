@@ -37,6 +37,15 @@ from sqlalchemy import delete, false, func, or_, select, update
 
 log = logging.getLogger(__name__)
 
+# Ids per IN list: a chunk of a DAG with many tasks can have tens of thousands of task instances, more
+# parameters than one statement takes (SQLite: 32,766; PostgreSQL: 65,535).
+IN_LIST_SIZE = 10_000
+
+
+def slices(values: Sequence[Any], size: int = IN_LIST_SIZE) -> list[Sequence[Any]]:
+    """``values`` cut into lists short enough for one IN clause."""
+    return [values[i:i + size] for i in range(0, len(values), size)]
+
 
 def mutation_hook_is_noop() -> bool:
     """Airflow bulk-inserts task instances only when no ``task_instance_mutation_hook`` is configured
@@ -195,7 +204,8 @@ def _record_history(session, tis: Sequence[Any]) -> None:
     recorded = set(session.execute(select(TIH.task_id, TIH.run_id, TIH.map_index, TIH.try_number).where(
         TIH.dag_id == dag_id, TIH.run_id.in_({ti.run_id for ti in tis}))).tuples().all())
     ids = [ti.id for ti in tis]
-    details = {d.ti_id: d for d in session.scalars(select(HITLDetail).where(HITLDetail.ti_id.in_(ids))).all()}
+    details = {d.ti_id: d for part in slices(ids)
+               for d in session.scalars(select(HITLDetail).where(HITLDetail.ti_id.in_(part))).all()}
     rows: list[Any] = []
     for ti in tis:
         if (ti.task_id, ti.run_id, ti.map_index, ti.try_number) in recorded:
@@ -210,7 +220,8 @@ def _record_history(session, tis: Sequence[Any]) -> None:
         if ti.id in details:
             rows.append(HITLDetailHistory(details[ti.id]))
     session.add_all(rows)
-    session.execute(delete(TaskReschedule).where(TaskReschedule.ti_id.in_(ids)))
+    for part in slices(ids):
+        session.execute(delete(TaskReschedule).where(TaskReschedule.ti_id.in_(part)))
     session.flush()
     for ti in tis:
         ti.id = uuid7()
