@@ -19,9 +19,9 @@ it has a function for it:
   ``DagRun.set_state``, the trace carriers and the version pinning of ``clear_task_instances``; the
   history rows, reschedule deletes, task instance and run updates each go out as one batch.
 
-Whenever a chunk needs something only Airflow's per-run code does (a ``task_instance_mutation_hook`` is
-configured, the DAG has deadline alerts, a run has no version of its own, a task instance is running),
-those runs go through Airflow's own ``create_dagrun`` / ``clear_task_instances`` unchanged. The
+Whenever a chunk needs something only Airflow's per-run code does (creating: a ``task_instance_mutation_hook``
+is configured, the DAG has deadline alerts; clearing: a run has no version of its own, a task instance is
+running), those runs go through Airflow's own ``create_dagrun`` / ``clear_task_instances`` unchanged. The
 equivalence with Airflow's paths is tested column by column in
 ``tests/integration/test_backfill_bulk_runs.py``.
 """
@@ -155,7 +155,10 @@ def clear_finished(session, tis: Sequence[Any]) -> None:
     """What ``clear_task_instances(tis, session, dag_run_state=QUEUED)`` does, batched per chunk.
 
     ``tis`` are task instances of finished runs (loaded with their run, as ``TaskInstance.dag_run`` is
-    joined). Runs that need Airflow's per-run handling are handed to ``clear_task_instances`` itself."""
+    joined). Runs that need Airflow's per-run handling (no DAG version of their own: Airflow moves them to
+    the latest; a running task instance: Airflow marks it restarting) are handed to ``clear_task_instances``
+    itself. A ``task_instance_mutation_hook`` needs no such care here: Airflow applies it on clearing only
+    through ``refresh_from_task``, which the batched path calls too."""
     from airflow._shared.observability.traces import new_task_run_carrier
     from airflow.models.taskinstance import clear_task_instances
     from airflow.utils.state import DagRunState, TaskInstanceState
@@ -165,12 +168,11 @@ def clear_finished(session, tis: Sequence[Any]) -> None:
     by_run: dict[str, list[Any]] = defaultdict(list)
     for ti in tis:
         by_run[ti.run_id].append(ti)
-    hook_ok = mutation_hook_is_noop()
     bulk: list[Any] = []
     own: list[Any] = []
     for group in by_run.values():
         run = group[0].dag_run
-        simple = (hook_ok and run.created_dag_version_id is not None and run.state in (DagRunState.SUCCESS, DagRunState.FAILED)
+        simple = (run.created_dag_version_id is not None and run.state in (DagRunState.SUCCESS, DagRunState.FAILED)
                   and all(ti.state != TaskInstanceState.RUNNING for ti in group))
         (bulk if simple else own).extend(group)
     if own:

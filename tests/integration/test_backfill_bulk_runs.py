@@ -256,3 +256,49 @@ def test_cleared_runs_task_instances_and_history_are_the_rows_clear_task_instanc
         for run_id in run_ids:   # Airflow's own reference also cleared what it should have
             assert ti_rows(s, run_id)[("fan", 0)]["max_tries"] == 2 + 1
             assert ti_rows(s, run_id)[("extract", -1)]["max_tries"] == 1 + 2
+
+
+def test_with_a_task_instance_mutation_hook_runs_are_created_through_airflows_own_path(
+        dag: Any, backfill_id: int, monkeypatch) -> None:
+    """Airflow passes every new task instance through the hook (and so stops bulk-inserting): so do we."""
+    import airflow.models.taskinstance
+    import airflow.settings
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    from airflow_mesh.backfill.bulk_runs import create_runs
+
+    def hook(task_instance, dag_run=None) -> None:
+        task_instance.queue = "hooked"
+
+    monkeypatch.setattr(airflow.settings, "task_instance_mutation_hook", hook)
+    monkeypatch.setattr(airflow.models.taskinstance, "task_instance_mutation_hook", hook)
+    batch = infos(dag, d(2025, 4, 14), d(2025, 4, 15))
+    with create_session() as s:
+        create_runs(s, dag, batch, backfill_id=backfill_id, user=USER)
+    with create_session() as s:
+        for info in batch:
+            run_id = s.scalar(select(DagRun.run_id).where(DagRun.dag_id == DAG_ID, DagRun.logical_date == info.logical_date))
+            assert {r["queue"] for r in ti_rows(s, run_id).values()} == {"hooked"}
+
+
+def test_a_run_with_a_running_task_instance_is_cleared_by_airflows_own_clear(dag: Any) -> None:
+    """Airflow marks a running task instance restarting (its process is killed) and leaves the rest of its
+    row alone; the batched path sends such a run to ``clear_task_instances`` and clears the others itself."""
+    from airflow.models.taskinstance import TaskInstance as TI
+    from airflow.utils.session import create_session
+
+    from airflow_mesh.backfill.bulk_runs import clear_finished
+
+    ticks = infos(dag, d(2025, 4, 21), d(2025, 4, 22))
+    with create_session() as s:
+        busy, idle = (seed_finished(s, dag, info) for info in ticks)
+        s.execute(TI.__table__.update().where(TI.dag_id == DAG_ID, TI.run_id == busy, TI.task_id == "fan",
+                                              TI.map_index == 0).values(state="running"))
+    with create_session() as s:
+        clear_finished(s, s.scalars(select(TI).where(TI.dag_id == DAG_ID, TI.run_id.in_([busy, idle]))).all())
+    with create_session() as s:
+        assert {k: r["state"] for k, r in ti_rows(s, busy).items()} == {
+            ("extract", -1): None, ("fan", 0): "restarting", ("fan", 1): None, ("fan", 2): None, ("load", -1): None}
+        assert {r["state"] for r in ti_rows(s, idle).values()} == {None}
+        assert run_row(s, ticks[0].logical_date)["state"] == run_row(s, ticks[1].logical_date)["state"] == "queued"
