@@ -183,7 +183,10 @@ def materialize(job_id: int, owner: str) -> JobStatus:
 
 def _apply_chunk(session, dag: Any, d: dict, infos: list, offset: int, user: str, only_failed: bool) -> dict[str, int]:
     """Create missing runs, clear finished ones (planned tasks only), skip in-flight ones; attach all to the
-    DAG's native backfill with ``sort_ordinal`` = ``offset`` + position in this chunk (see :func:`ordinal_bases`)."""
+    DAG's native backfill with ``sort_ordinal`` = ``offset`` + position in this chunk (see :func:`ordinal_bases`).
+
+    Creating and clearing write Airflow's own rows in a few statements per chunk instead of about 10 and 27
+    per run (:mod:`airflow_mesh.backfill.bulk_runs`); all of it is this chunk's one transaction."""
     from airflow.models.backfill import (
         Backfill,
         BackfillDagRun,
