@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from airflow_mesh.backfill.bulk_runs import clear_finished, create_runs
 from airflow_mesh.backfill.dag_runs import PlanNotExecutable, serialized_dag
 from airflow_mesh.backfill.jobs import get_job, now, set_status
 from airflow_mesh.backfill.models import JobStatus, job, job_dag
@@ -182,7 +183,10 @@ def materialize(job_id: int, owner: str) -> JobStatus:
 
 def _apply_chunk(session, dag: Any, d: dict, infos: list, offset: int, user: str, only_failed: bool) -> dict[str, int]:
     """Create missing runs, clear finished ones (planned tasks only), skip in-flight ones; attach all to the
-    DAG's native backfill with ``sort_ordinal`` = ``offset`` + position in this chunk (see :func:`ordinal_bases`)."""
+    DAG's native backfill with ``sort_ordinal`` = ``offset`` + position in this chunk (see :func:`ordinal_bases`).
+
+    Creating and clearing write Airflow's own rows in a few statements per chunk instead of about 10 and 27
+    per run (:mod:`airflow_mesh.backfill.bulk_runs`); all of it is this chunk's one transaction."""
     from airflow.models.backfill import (
         Backfill,
         BackfillDagRun,
@@ -190,7 +194,6 @@ def _apply_chunk(session, dag: Any, d: dict, infos: list, offset: int, user: str
     )
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance as TI
-    from airflow.models.taskinstance import clear_task_instances
     from airflow.utils.state import DagRunState
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
 
@@ -206,24 +209,23 @@ def _apply_chunk(session, dag: Any, d: dict, infos: list, offset: int, user: str
     counts = {"created": 0, "cleared": 0, "skipped": 0}
     links: list[dict] = []
     finished: list = []
+    missing: list = []
     for n, info in enumerate(infos, start=offset + 1):
         date = as_utc(info.logical_date)
         have = existing.get(date)
         if have is None:
-            dr = dag.create_dagrun(
-                run_id=DagRun.generate_run_id(run_type=DagRunType.BACKFILL_JOB, logical_date=info.logical_date,
-                                              run_after=info.run_after),
-                logical_date=info.logical_date, data_interval=info.data_interval, run_after=info.run_after,
-                conf={}, run_type=DagRunType.BACKFILL_JOB, triggered_by=DagRunTriggeredByType.BACKFILL,
-                triggering_user_name=user, state=DagRunState.QUEUED, backfill_id=backfill_id, session=session)
-            links.append({"dag_run_id": dr.id, "logical_date": info.logical_date, "sort_ordinal": n})
-            counts["created"] += 1
+            missing.append((info, n))
         elif have.state in (DagRunState.QUEUED, DagRunState.RUNNING):
             links.append({"dag_run_id": None, "logical_date": info.logical_date, "sort_ordinal": n,
                           "exception_reason": BackfillDagRunExceptionReason.IN_FLIGHT})
             counts["skipped"] += 1
         else:
             finished.append((have, info, n))
+    # one batch for the chunk's new runs and their task instances (bulk_runs.create_runs)
+    created = create_runs(session, dag, [info for info, _ in missing], backfill_id=backfill_id, user=user)
+    for (info, n), run_id in zip(missing, created, strict=True):
+        links.append({"dag_run_id": run_id, "logical_date": info.logical_date, "sort_ordinal": n})
+    counts["created"] = len(created)
     if finished:
         run_ids = [h.run_id for h, _, _ in finished]
         tis = session.scalars(select(TI).where(TI.dag_id == dag_id, TI.run_id.in_(run_ids),
@@ -234,7 +236,7 @@ def _apply_chunk(session, dag: Any, d: dict, infos: list, offset: int, user: str
             for ti in tis:
                 states.setdefault(ti.run_id, {})[ti.task_id] = ti.state
             done_ok = {r for r, s in states.items() if len(s) == len(task_ids) and all(v == "success" for v in s.values())}
-        clear_task_instances([ti for ti in tis if ti.run_id not in done_ok], session, dag_run_state=DagRunState.QUEUED)
+        clear_finished(session, [ti for ti in tis if ti.run_id not in done_ok])   # clear_task_instances, batched
         cleared = [(h, info, n) for h, info, n in finished if h.run_id not in done_ok]
         if cleared:
             session.execute(update(DagRun).where(DagRun.id.in_([h.id for h, _, _ in cleared])).values(
