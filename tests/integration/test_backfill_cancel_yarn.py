@@ -4,6 +4,13 @@ Execution API), submits to the loopback YARN RM SIMULATOR, and either defers to 
 (default) or polls on the worker (``deferrable=False``). ``steering.cancel`` then must get the application
 KILLED on the cluster, leave no run of the job queued and record who cancelled.
 
+Two paths kill the application. Airflow's: the supervisor's heartbeat is refused and it SIGTERMs the task
+(``on_kill``), or the triggerer cancels the trigger of a task no longer deferred as a user action (the trigger's
+``on_kill``). The mesh's own (``backfill/spark_apps.py``): the cancel kills the live applications of the tasks it
+stopped by YARN tag, through the RM connection the operator recorded. The first two tests prove Airflow's path
+alone: this process, where the cancel runs, has no RM connection (only the worker and triggerer have one). The
+third gives it one and proves the mesh's path where Airflow's has nothing left to run (the triggerer died).
+
 The scheduler's one step here, queueing the task instance, is done by the test (``queue_for_worker``): no
 scheduler runs, so the job's other runs stay queued until the cancel.
 
@@ -22,7 +29,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -180,8 +187,9 @@ def wait_until(what: str, check: Callable[[], Any], procs: Processes, timeout: f
     pytest.fail(f"not within {timeout:.0f} s: {what}\n{procs.output()}")
 
 
-def start_job(table: str, user: str) -> tuple[int, list[tuple[str, str]]]:
-    """Accept and materialize a job backfilling ``table`` for 1-4 May 2025; its runs (dag_id, run_id), oldest first."""
+def start_job(table: str, user: str, first_day: int = 1) -> tuple[int, list[tuple[str, str]]]:
+    """Accept and materialize a job backfilling ``table`` for three days of May 2025 from ``first_day``; its runs
+    (dag_id, run_id), oldest first. Each test has its own days: a cleared run keeps its task state store."""
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
@@ -190,7 +198,7 @@ def start_job(table: str, user: str) -> tuple[int, list[tuple[str, str]]]:
     from airflow_mesh.backfill.request import BackfillRequest
     from airflow_mesh.settings import configured_mesh
 
-    req = BackfillRequest(roots=[table], start=d(2025, 5, 1), end=d(2025, 5, 4), downstream=False)
+    req = BackfillRequest(roots=[table], start=d(2025, 5, first_day), end=d(2025, 5, first_day + 3), downstream=False)
     job_id = jobs.submit(req.plan(configured_mesh(), datetime.now(UTC)), req, user).id
     materialize_next(job_id=job_id)
     with create_session() as s:
@@ -240,6 +248,22 @@ def ti_state(dag_id: str, run_id: str) -> str | None:
     with create_session() as s:
         state = s.scalar(select(TI.state).where(TI.dag_id == dag_id, TI.run_id == run_id, TI.task_id == "score"))
     return str(state) if state else None
+
+
+def trigger_of(dag_id: str, run_id: str) -> int | None:
+    from airflow.models.taskinstance import TaskInstance as TI
+    from airflow.utils.session import create_session
+
+    with create_session() as s:
+        return s.scalar(select(TI.trigger_id).where(TI.dag_id == dag_id, TI.run_id == run_id, TI.task_id == "score"))
+
+
+def trigger_exists(trigger_id: int) -> bool:
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+
+    with create_session() as s:
+        return s.get(Trigger, trigger_id) is not None
 
 
 def app_of(rm: YarnRMSimulator, dag_id: str, run_id: str) -> dict | None:
@@ -297,6 +321,7 @@ def test_cancel_kills_the_yarn_application_of_a_deferred_spark_task_through_the_
                        lambda: app_state(rm, app_id) == "RUNNING" and rm.polls(app_id), processes)
     wait_until("the triggerer polled the RUNNING application again", lambda: rm.polls(app_id) > polls, processes)
     assert kill_requests(rm, app_id) == 0
+    assert "AIRFLOW_CONN_YARN_RM_DEFAULT" not in os.environ   # the cancel itself cannot reach the RM: Airflow's path
 
     record = steering.cancel(job_id, "frank")
 
@@ -330,6 +355,7 @@ def test_cancel_kills_the_yarn_application_of_a_spark_task_polling_on_the_worker
                        lambda: app_state(rm, app_id) == "RUNNING" and rm.polls(app_id), processes)
     wait_until("the worker polled the RUNNING application again", lambda: rm.polls(app_id) > polls, processes)
     assert ti_state(dag_id, run_id) == "running" and worker.poll() is None and kill_requests(rm, app_id) == 0
+    assert "AIRFLOW_CONN_YARN_RM_DEFAULT" not in os.environ   # the cancel itself cannot reach the RM: Airflow's path
 
     record = steering.cancel(job_id, "grace")
 
@@ -344,4 +370,43 @@ def test_cancel_kills_the_yarn_application_of_a_spark_task_polling_on_the_worker
     assert "Server indicated the task shouldn't be running anymore" in log
     assert f"Killed YARN application {app_id} through the ResourceManager" in log   # the operator's on_kill
     assert ti_state(dag_id, run_id) == "failed"
+    assert [a["id"] for a in rm.apps.values()] == [app_id]
+
+
+def test_cancel_kills_the_application_itself_when_the_triggerer_holding_the_trigger_died(
+        rm, component_env, processes, monkeypatch) -> None:
+    """Airflow alone leaves this application running for good: the trigger's triggerer was SIGKILLed (OOM, lost
+    node), so no triggerer runs the trigger when its task is failed, and the next triggerer's ``clean_unused``
+    deletes the trigger without ``on_kill``."""
+    from airflow_mesh.backfill import steering
+
+    rm.script_next([["ACCEPTED", "UNDEFINED"], ["RUNNING", "UNDEFINED"]])
+    job_id, runs = start_job("cx.deferred", "heidi", first_day=11)
+    dag_id, run_id = runs[0]
+    triggerer = processes.start("triggerer", [sys.executable, "-m", "airflow", "triggerer", "--capacity", "10"],
+                                component_env)
+    run_worker(processes, component_env, queue_for_worker(dag_id, run_id))
+    wait_until("the task submitted its application and deferred",
+               lambda: ti_state(dag_id, run_id) == "deferred" and app_of(rm, dag_id, run_id), processes)
+    app_id = app_of(rm, dag_id, run_id)["id"]
+    polls = wait_until("the triggerer saw the application RUNNING",
+                       lambda: app_state(rm, app_id) == "RUNNING" and rm.polls(app_id), processes)
+    wait_until("the triggerer polled the RUNNING application again", lambda: rm.polls(app_id) > polls, processes)
+    trigger_id = trigger_of(dag_id, run_id)
+    assert trigger_id is not None
+    os.killpg(triggerer.pid, signal.SIGKILL)   # the triggerer dies with the trigger in it
+    triggerer.wait(30)
+    # The API server (this process) has the RM connection the operator recorded (yarn_rm_default).
+    monkeypatch.setenv("AIRFLOW_CONN_YARN_RM_DEFAULT", component_env["AIRFLOW_CONN_YARN_RM_DEFAULT"])
+
+    record = steering.cancel(job_id, "heidi")
+
+    assert record["status"] == "cancelled" and record["cancelled_by"] == "heidi"
+    assert job_run_states(job_id) == ["failed"] * 3
+    # A new triggerer comes up and drops the trigger of the failed task without running it (no on_kill) ...
+    processes.start("triggerer-2", [sys.executable, "-m", "airflow", "triggerer", "--capacity", "10"],
+                    component_env)
+    wait_until("the new triggerer deleted the orphaned trigger", lambda: not trigger_exists(trigger_id), processes)
+    # ... so the one kill is the cancel's own.
+    assert app_state(rm, app_id) == "KILLED" and kill_requests(rm, app_id) == 1
     assert [a["id"] for a in rm.apps.values()] == [app_id]
