@@ -56,25 +56,42 @@ def recorded_targets(session, tis: Iterable[tuple[str, str, str, int]]) -> list[
 
 def kill_applications(targets: list[SparkTarget]) -> tuple[list[str], list[str]]:
     """Kill every live application of ``targets``; (killed application ids, problems). Never raises:
-    the cancel is already stored, and a problem only means Airflow's own path is the one left."""
+    the cancel is already stored, and a problem only means Airflow's own path is the one left.
+
+    Bounded: a connection that cannot be resolved or whose RM does not answer is tried once, not once per
+    task (the cancel runs inside an API request).
+    """
     from airflow_mesh.hooks.yarn_rm import RMClient, YarnResourceManagerHook
     from airflow_mesh.operators.spark_yarn import kill_application
 
     clients: dict[str, RMClient] = {}
+    broken: dict[str, str] = {}
     killed: list[str] = []
     problems: list[str] = []
     for target in targets:
+        if target.conn_id in broken:
+            problems.append(f"{target.task}: connection {target.conn_id}: {broken[target.conn_id]}")
+            continue
         try:
             if target.conn_id not in clients:
                 clients[target.conn_id] = YarnResourceManagerHook(target.conn_id).get_conn()
             rm = clients[target.conn_id]
-            for app in rm.apps_with_tag(target.tag):
-                if app.live and kill_application(rm, app.id, log):
-                    killed.append(app.id)
-                elif app.live:
-                    problems.append(f"{target.task}: could not kill {app.id}")
+            apps = rm.apps_with_tag(target.tag)
         except Exception as err:  # noqa: BLE001 - any failure (connection missing, RM down) leaves Airflow's path
-            problems.append(f"{target.task}: {type(err).__name__}: {err}")
+            broken[target.conn_id] = f"{type(err).__name__}: {err}"
+            problems.append(f"{target.task}: connection {target.conn_id}: {broken[target.conn_id]}")
+            continue
+        for app in (a for a in apps if a.live):
+            try:
+                done = kill_application(rm, app.id, log)
+            except Exception as err:  # noqa: BLE001 - e.g. the yarn CLI fallback timed out
+                done, err_text = False, f": {type(err).__name__}: {err}"
+            else:
+                err_text = ""
+            if done:
+                killed.append(app.id)
+            else:
+                problems.append(f"{target.task}: could not kill {app.id}{err_text}")
     for problem in problems:
         log.warning("Cancel could not kill a YARN application itself (Airflow's on_kill path remains): %s", problem)
     return killed, problems
