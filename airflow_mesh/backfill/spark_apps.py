@@ -5,9 +5,10 @@ and Airflow then stops them: the worker's supervisor gets 409 on its next heartb
 the task (``SparkYarnOperator.on_kill`` kills the application); the triggerer running a deferred
 task's trigger cancels it as a user action (``YarnApplicationTrigger.on_kill`` kills it). But a
 deferred trigger that no live triggerer is running at that moment (its triggerer was SIGKILLed or
-OOM-killed and not yet replaced) is deleted by the next triggerer's ``Trigger.clean_unused`` without
-any ``on_kill``, and a task whose defer request races the cancel can exit without one (409, no trigger): the application
-would run on. So the cancel also kills, best effort, every live application carrying the YARN tag of
+OOM-killed within ``[triggerer] triggerer_health_check_threshold``, so no other triggerer adopted it
+yet) is deleted by the next triggerer's ``Trigger.clean_unused`` without any ``on_kill``, and a task
+whose defer request races the cancel can exit without one (409, no trigger): the application would
+run on. So the cancel also kills, best effort, every live application carrying the YARN tag of
 a task instance it stopped, through the RM connection the operator recorded in the task state store
 before submitting (``YARN_CONN_KEY``). Killing twice is harmless: the RM keeps a finished state.
 

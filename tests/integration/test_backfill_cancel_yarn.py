@@ -376,9 +376,13 @@ def test_cancel_kills_the_yarn_application_of_a_spark_task_polling_on_the_worker
 def test_cancel_kills_the_application_itself_when_the_triggerer_holding_the_trigger_died(
         rm, component_env, processes, monkeypatch) -> None:
     """Airflow alone leaves this application running for good: the trigger's triggerer was SIGKILLed (OOM, lost
-    node), so no triggerer runs the trigger when its task is failed, and the next triggerer's ``clean_unused``
-    deletes the trigger without ``on_kill``."""
+    node) and the cancel comes before another triggerer adopted the trigger (a dead triggerer counts as alive
+    for ``[triggerer] triggerer_health_check_threshold``, 30 s by default; here 600 s, so the test does not
+    depend on how fast the machine is), so no triggerer runs the trigger when its task is failed, and the next
+    triggerer's ``clean_unused`` deletes the trigger without ``on_kill``."""
     from airflow_mesh.backfill import steering
+
+    component_env = dict(component_env, AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD="600")
 
     rm.script_next([["ACCEPTED", "UNDEFINED"], ["RUNNING", "UNDEFINED"]])
     job_id, runs = start_job("cx.deferred", "heidi", first_day=11)
