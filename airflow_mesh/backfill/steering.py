@@ -5,9 +5,13 @@ a row that Airflow's task start needs for long. Where Airflow's own behaviour is
 do it ourselves:
 
 * cancel: Airflow's cancel of a backfill can leave its runs queued forever (upstream #72337).
-  The mesh fails the job's queued runs (none stays queued) and marks its running task instances
-  failed, which makes their supervisors kill them (``on_kill``: a SparkYarnOperator kills its YARN
-  application); waiting task instances are skipped.
+  The mesh fails the job's queued runs (none stays queued) and marks its running and deferred task
+  instances failed; waiting task instances are skipped. Airflow then stops them: a running task's
+  supervisor gets 409 on its next heartbeat and SIGTERMs it (``on_kill``: a SparkYarnOperator kills
+  its YARN application); the triggerer running a deferred task's trigger cancels it as a user action
+  (the trigger's ``on_kill`` kills the application). Because a deferred trigger no live triggerer runs
+  at that moment gets no ``on_kill`` at all, the cancel also kills the stopped tasks' live YARN
+  applications itself, by tag (:mod:`airflow_mesh.backfill.spark_apps`).
 * retry: only the job's failed/upstream-failed task instances of the planned tasks are cleared,
   never whole runs (Airflow's clear of a run clears every task).
 """
@@ -21,6 +25,7 @@ from sqlalchemy import func, select, update
 from airflow_mesh.backfill.jobs import JobConflict, get_job, now, set_status
 from airflow_mesh.backfill.materialize import _release_dags
 from airflow_mesh.backfill.models import JobStatus, job, job_dag
+from airflow_mesh.backfill.spark_apps import SparkTarget, kill_applications, recorded_targets
 
 BATCH = 200
 UNFINISHED_RUN = ("queued", "running")
@@ -135,11 +140,15 @@ def cancel(job_id: int, user: str) -> dict:
     running = [TaskInstanceState.RUNNING, TaskInstanceState.DEFERRED, TaskInstanceState.QUEUED,
                TaskInstanceState.UP_FOR_RETRY, TaskInstanceState.UP_FOR_RESCHEDULE, TaskInstanceState.RESTARTING]
     waiting = [TaskInstanceState.SCHEDULED]
+    spark: list[SparkTarget] = []
 
     def fail_batch(session, runs: list) -> None:
         for dag_id in {d for d, _ in runs}:
             ids = [r for d, r in runs if d == dag_id]
             base = (TI.dag_id == dag_id, TI.run_id.in_(ids))
+            stopped = session.execute(select(TI.dag_id, TI.task_id, TI.run_id, TI.map_index)
+                                      .where(*base, TI.state.in_(running))).all()
+            spark.extend(recorded_targets(session, stopped))
             session.execute(update(TI).where(*base, TI.state.in_(running))
                             .values(state=TaskInstanceState.FAILED, end_date=now()))
             session.execute(update(TI).where(*base, (TI.state.in_(waiting)) | TI.state.is_(None))
@@ -152,6 +161,7 @@ def cancel(job_id: int, user: str) -> dict:
     with create_session() as session:
         _release_dags(session, job_id)
         set_status(session, job_id, JobStatus.CANCELLED, f"cancelled by {user}", when=[JobStatus.CANCELLING.value])
+    kill_applications(spark)  # after the commit: the stopped tasks cannot start or track anything again
     return _read(job_id)
 
 

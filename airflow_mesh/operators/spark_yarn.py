@@ -60,6 +60,10 @@ from airflow_mesh.triggers.yarn_trigger import YarnApplicationTrigger
 from airflow_mesh.utils.run_period import table_period
 
 TAG_PREFIX = "airflow-mesh-"
+# Task state store key naming the RM connection of a task instance's applications: written before the first
+# submit, so whoever stops the task instance from outside (a mesh job cancel, in the API server) can find and
+# kill its applications by tag even when neither the worker nor a triggerer runs its on_kill.
+YARN_CONN_KEY = "mesh_yarn_conn_id"
 
 
 def application_tag(dag_id: str, task_id: str, run_id: str, map_index: int) -> str:
@@ -173,6 +177,9 @@ class SparkYarnOperator(SparkSubmitOperator):
         between leaves a running application the task state store does not know. Its tag does.
         """
         assert self._tag is not None
+        store = context.get("task_state_store")
+        if store is not None:
+            store.set(YARN_CONN_KEY, self.yarn_conn_id)
         existing = self._rm().apps_with_tag(self._tag)
         live = [a for a in existing if a.live]
         if live:

@@ -131,7 +131,8 @@ def test_retry_after_worker_loss_reattaches_through_the_task_state_store(rm) -> 
     with pytest.raises(TaskDeferred) as first:
         fresh_operator().execute(ctx)       # try 1 submits, persists the id, defers ... and its worker dies
     app_id = first.value.trigger.app_id
-    assert store == {"spark_job_id": app_id}
+    # the id, and the RM connection a job cancel uses to kill the application (backfill/spark_apps.py)
+    assert store == {"spark_job_id": app_id, "mesh_yarn_conn_id": "yarn_rm_default"}
     with pytest.raises(TaskDeferred) as second:
         fresh_operator().execute(ctx)       # try 2 on another worker
     assert second.value.trigger.app_id == app_id and len(rm.apps) == 1
@@ -144,7 +145,7 @@ def test_retry_after_worker_loss_reattaches_through_the_task_state_store(rm) -> 
     with pytest.raises(TaskDeferred) as third:
         fresh_operator().execute(ctx)
     assert third.value.trigger.app_id != app_id and len(rm.apps) == 2
-    assert store == {"spark_job_id": third.value.trigger.app_id}
+    assert store == {"spark_job_id": third.value.trigger.app_id, "mesh_yarn_conn_id": "yarn_rm_default"}
     # ... unless the task asks to reuse a succeeded application.
     rm.set_state(third.value.trigger.app_id, "FINISHED", "SUCCEEDED")
     assert fresh_operator(reuse_succeeded=True).execute(ctx) == third.value.trigger.app_id and len(rm.apps) == 2
