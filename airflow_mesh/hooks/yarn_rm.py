@@ -76,6 +76,16 @@ class RMUnavailable(Exception):
     """The RM did not answer usefully (connection error, timeout, 5xx): try again later."""
 
 
+class RMAppNotFound(RMUnavailable):
+    """The RM answered 404 for an application id.
+
+    While *tracking* an application this is ridden out like an outage (an RM that is restarting or
+    failing over may not know it yet). When *re-attaching* to an id stored by an earlier try or an
+    earlier run, it means the RM has forgotten the application (it keeps only
+    ``yarn.resourcemanager.max-completed-applications`` finished ones), so it cannot be running.
+    """
+
+
 @dataclass(frozen=True)
 class RMSettings:
     urls: tuple[str, ...]
@@ -185,7 +195,7 @@ class RMClient:
     @staticmethod
     def _app(r: httpx.Response, app_id: str) -> YarnApp:
         if r.status_code == 404:
-            raise RMUnavailable(f"the RM does not know {app_id} (404); it may be restarting or failing over")
+            raise RMAppNotFound(f"the RM does not know {app_id} (404); it may be restarting or failing over")
         r.raise_for_status()
         return YarnApp.from_json(r.json()["app"])
 

@@ -48,6 +48,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowTaskTimeout
 
 from airflow_mesh.core.intervals import iso
 from airflow_mesh.hooks.yarn_rm import (
+    RMAppNotFound,
     RMClient,
     RMUnavailable,
     YarnApp,
@@ -207,8 +208,19 @@ class SparkYarnOperator(SparkSubmitOperator):
         return app_id
 
     def get_job_status(self, external_id: Any, context: Any) -> str:
-        """The stored application's status through the mesh's RM client (HA), in the provider's vocabulary."""
-        return _status_of(self._rm().app(str(external_id)))
+        """The stored application's status through the mesh's RM client (HA), in the provider's vocabulary.
+
+        An id the RM no longer knows (404) is ``NOT_FOUND``, neither active nor succeeded, so the
+        provider submits anew (after :meth:`submit_job` looked for a live application by tag). Why:
+        the store keeps the id across clears, and an RM forgets finished applications, so raising
+        there failed every try of a backfill of an old partition.
+        """
+        try:
+            return _status_of(self._rm().app(str(external_id)))
+        except RMAppNotFound:
+            self.log.info("The RM no longer knows %s (stored by an earlier try or run); not re-attaching to it",
+                          external_id)
+            return "NOT_FOUND"
 
     def is_job_succeeded(self, status: str) -> bool:
         """A stored succeeded application ends the task only with ``reuse_succeeded=True``.

@@ -177,6 +177,22 @@ def test_retry_after_worker_loss_before_the_id_was_persisted_reattaches_by_yarn_
     assert third.value.trigger.app_id != app_id and len(rm.apps) == 2
 
 
+def test_a_stored_application_the_rm_has_forgotten_is_submitted_anew(rm) -> None:
+    """The task state store keeps the id across clears, and an RM forgets finished applications
+    (``max-completed-applications``): backfilling an old partition used to fail every try with "the RM does
+    not know application_... (404)" (found by the job-cancel tests). Now the task runs the job again."""
+    from airflow.sdk.exceptions import TaskDeferred
+
+    forgotten = "application_1700000000000_0042"
+    store = StateStore(spark_job_id=forgotten, mesh_yarn_conn_id="yarn_rm_default")
+    ctx = context_for("scheduled__2026-10-13T00:00:00+00:00", d(2026, 10, 13), store)
+    with pytest.raises(TaskDeferred) as submitted:
+        fresh_operator().execute(ctx)
+    app_id = submitted.value.trigger.app_id
+    assert app_id != forgotten and list(rm.apps) == [app_id]
+    assert store["spark_job_id"] == app_id
+
+
 def test_non_deferrable_mode_polls_on_the_worker_through_an_outage(rm) -> None:
     rm.script_next([["ACCEPTED", "UNDEFINED"], ["OUTAGE", "2"], ["RUNNING", "UNDEFINED"], ["FINISHED", "SUCCEEDED"]])
     op = fresh_operator(deferrable=False, poll_interval=0.01, max_backoff=0.01)
