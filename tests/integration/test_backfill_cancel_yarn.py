@@ -88,9 +88,9 @@ def cx_mesh(tmp_path_factory: pytest.TempPathFactory, airflow_db) -> Iterator[Pa
             {"name": "dags-folder", "classpath": local, "kwargs": {}},
             {"name": BUNDLE, "classpath": local, "kwargs": {"path": str(root / "dags")}}]),
     }
-    previous = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with pytest.MonkeyPatch.context() as patch:  # restored when the fixture ends
+        for key, value in env.items():
+            patch.setenv(key, value)
         from airflow.dag_processing.bundles.manager import DagBundlesManager
         from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
 
@@ -103,12 +103,6 @@ def cx_mesh(tmp_path_factory: pytest.TempPathFactory, airflow_db) -> Iterator[Pa
         assert sorted(bag.dags) == ["cx_deferred", "cx_worker"]
         sync_bag_to_db(bag, BUNDLE, bundle.version)
         yield root
-    finally:
-        for k, v in previous.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture()

@@ -9,7 +9,6 @@ modules' runs in the shared DB.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import textwrap
 from datetime import datetime, timedelta
@@ -99,9 +98,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory):
             {"name": "dags-folder", "classpath": local, "kwargs": {}},
             {"name": "tz-e2e", "classpath": local, "kwargs": {"path": str(root / "dags")}}]),
     }
-    previous = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with pytest.MonkeyPatch.context() as patch:  # restored when the fixture ends
+        for key, value in env.items():
+            patch.setenv(key, value)
         from airflow.dag_processing.dagbag import DagBag
 
         from airflow_mesh.settings import configured_mesh
@@ -109,12 +108,6 @@ def registry(tmp_path_factory: pytest.TempPathFactory):
         bag = DagBag(str(root / "dags"))
         assert not bag.import_errors, bag.import_errors
         yield configured_mesh(), bag.dags
-    finally:
-        for k, v in previous.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def states(dr) -> dict[str, str]:
