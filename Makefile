@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint test-sqlite test-postgresql system-packages bench venv clean
+.PHONY: demo test lint test-sqlite test-postgresql system-packages bench bench-dagster-reference venv clean
 
 # Debian packages the tests use: Chromium (browser tests) and PostgreSQL (the suite's second database).
 system-packages:
@@ -54,5 +54,19 @@ bench: $(STAMP)
 	$(PY) bench/spark_tracking.py 200
 	$(PY) bench/backfill_execute.py
 
+# Issue #15's reference: Dagster's asset-backfill targeting on the planner benchmark's graphs. Dagster lives in
+# its own venv (never in the project's: its dependencies would clash with Airflow's), with the pure core's few
+# dependencies at the project's pinned versions so the mesh planner is timed there on the same libraries.
+DAGSTER_VENV    := .venv-dagster
+DAGSTER_VERSION := 1.13.29
+$(DAGSTER_VENV)/.installed: constraints.txt
+	$(PYTHON) -m venv $(DAGSTER_VENV)
+	$(DAGSTER_VENV)/bin/python -m pip install --quiet dagster==$(DAGSTER_VERSION) \
+		$$(grep -iE '^(pydantic|pydantic_core|sqlglot|croniter|pyyaml|tzdata)==' constraints.txt)
+	touch $@
+
+bench-dagster-reference: $(DAGSTER_VENV)/.installed
+	PYTHONPATH=. $(DAGSTER_VENV)/bin/python bench/dagster_reference.py
+
 clean:
-	rm -rf $(VENV) .demo build *.egg-info
+	rm -rf $(VENV) $(DAGSTER_VENV) .demo build *.egg-info

@@ -20,11 +20,25 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic_mesh import generate  # noqa: E402
 
+if TYPE_CHECKING:
+    from airflow_mesh.core.registry.mesh import Mesh
+    from airflow_mesh.core.registry.models import Table
+
 TARGET_MS = {("teams", 500): 50, ("teams", 5000): 100, ("all_downstream", 500): 10, ("all_downstream", 5000): 50}
+
+
+def bench_root(mesh: Mesh, shape: str) -> Table:
+    """The benchmarked root: table 0 (``all_downstream``), else the hourly table reaching the most tables.
+    Shared with bench/dagster_reference.py, so the Dagster reference backfills the same root."""
+    hourly = [t for t in mesh.tables.values() if t.schedule == "@hourly"]
+    if shape == "all_downstream":
+        return mesh.tables[min(t.name for t in hourly if t.name.endswith("t00000"))]
+    return max(hourly, key=lambda t: len(mesh.closure(t.name)))
 
 
 def main() -> None:
@@ -38,9 +52,7 @@ def main() -> None:
         for shape in ("teams", "all_downstream"):
             for n in (500, 5000):
                 mesh = load_mesh(generate(Path(tmp) / f"{shape}{n}", n, shape=shape))
-                hourly = [t for t in mesh.tables.values() if t.schedule == "@hourly"]
-                root = (mesh.tables[min(t.name for t in hourly if t.name.endswith("t00000"))] if shape == "all_downstream"
-                        else max(hourly, key=lambda t: len(mesh.closure(t.name))))
+                root = bench_root(mesh, shape)
                 samples = []
                 for _ in range(9):
                     t = time.process_time()  # CPU time: the machine is shared, wall time is noise
