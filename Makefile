@@ -47,12 +47,15 @@ demo: $(STAMP)
 	@command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
 	bash scripts/demo.sh
 
-bench: $(STAMP)
+bench: $(STAMP) system-packages
 	$(PY) bench/registry_load.py
 	$(PY) bench/sensor_check.py
 	$(PY) bench/planner.py
 	$(PY) bench/spark_tracking.py 200
 	$(PY) bench/backfill_execute.py
+	BENCH_DB=postgresql $(PY) bench/backfill_execute.py
+	$(PY) bench/policy_overhead.py
+	$(MAKE) bench-dagster-reference
 
 # Issue #15's reference: Dagster's asset-backfill targeting on the planner benchmark's graphs. Dagster lives in
 # its own venv (never in the project's: its dependencies would clash with Airflow's), with the pure core's few
