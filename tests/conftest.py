@@ -142,6 +142,15 @@ def ui_login(browser, live_server: str, username: str, password: str):
     return page
 
 
+def table_ddl(table: str, properties: dict[str, str], partition: str = "part") -> str:
+    """A minimal DDL file for ``table`` (``db.name``): a commented id column and a partition column, and
+    ``properties`` as its TBLPROPERTIES in the order given (line numbers in located errors follow it)."""
+    name = table.split(".", 1)[1]
+    body = ",\n".join(f"  '{key}' = '{value}'" for key, value in properties.items())
+    return (f"CREATE TABLE {table} (\n  id STRING COMMENT 'Row id',\n  {partition} STRING COMMENT 'Partition'\n)\n"
+            f"USING parquet\nPARTITIONED BY ({partition})\nCOMMENT 'Table {name}'\nTBLPROPERTIES (\n{body}\n);\n")
+
+
 def separate_database_url(tmp: Path, name: str) -> str:
     """A metadata DB of a module's own, on the same kind of server as the session's.
 

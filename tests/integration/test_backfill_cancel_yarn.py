@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import table_ddl
 from sqlalchemy import select
 
 from airflow_mesh.core.intervals import UTC
@@ -62,10 +63,8 @@ def d(*a: int) -> datetime:
 
 
 def ddl(name: str) -> str:
-    return (f"CREATE TABLE cx.{name} (\n  id STRING COMMENT 'Row id',\n  day STRING COMMENT 'Day'\n)\n"
-            f"USING parquet\nPARTITIONED BY (day)\nCOMMENT 'Table {name}'\nTBLPROPERTIES (\n"
-            f"  'mesh.producer' = 'cx_{name}.score',\n  'mesh.access' = 'public',\n"
-            f"  'mesh.schedule' = '@daily',\n  'mesh.start_date' = '2025-05-01'\n);\n")
+    return table_ddl(f"cx.{name}", {"mesh.producer": f"cx_{name}.score", "mesh.access": "public",
+                                    "mesh.schedule": "@daily", "mesh.start_date": "2025-05-01"}, partition="day")
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import table_ddl
 
 from airflow_mesh.core.registry.loader import load_mesh
 from airflow_mesh.core.registry.models import MeshValidationError
@@ -28,49 +29,49 @@ HEAD = """
 #: name -> (extra TBLPROPERTIES, DAG file body after HEAD)
 CASES = {
     # DDL says hourly, DAG runs daily: readers would wait for 23 runs that never come.
-    "hourly_vs_daily": ("'mesh.schedule' = '@hourly'", """
+    "hourly_vs_daily": ({"mesh.schedule": "@hourly"}, """
         with DAG(dag_id="dag_hourly_vs_daily", schedule="@daily", start_date=datetime(2026, 1, 1)):
             ProduceTableOperator(task_id="build", table="db.hourly_vs_daily", python_callable=write_partition)
     """),
     # Amsterdam day in the contract, UTC day in the DAG.
-    "ams_vs_utc": ("'mesh.schedule' = '@daily',\n  'mesh.timezone' = 'Europe/Amsterdam'", """
+    "ams_vs_utc": ({"mesh.schedule": "@daily", "mesh.timezone": "Europe/Amsterdam"}, """
         with DAG(dag_id="dag_ams_vs_utc", schedule="@daily", start_date=datetime(2026, 1, 1)):
             ProduceTableOperator(task_id="build", table="db.ams_vs_utc", python_callable=write_partition)
     """),
     # The same contract, met two ways: explicit timetable, and a start_date in the zone.
-    "ams_ok": ("'mesh.schedule' = '@daily',\n  'mesh.timezone' = 'Europe/Amsterdam'", """
+    "ams_ok": ({"mesh.schedule": "@daily", "mesh.timezone": "Europe/Amsterdam"}, """
         with DAG(dag_id="dag_ams_ok", schedule=CronTriggerTimetable("0 0 * * *", timezone="Europe/Amsterdam"),
                  start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Amsterdam")):
             ProduceTableOperator(task_id="build", table="db.ams_ok", python_callable=write_partition)
     """),
-    "ams_ok_start": ("'mesh.schedule' = '@daily',\n  'mesh.timezone' = 'Europe/Amsterdam'", """
+    "ams_ok_start": ({"mesh.schedule": "@daily", "mesh.timezone": "Europe/Amsterdam"}, """
         with DAG(dag_id="dag_ams_ok_start", schedule="@daily", start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Amsterdam")):
             ProduceTableOperator(task_id="build", table="db.ams_ok_start", python_callable=write_partition)
     """),
     # Data-interval timetable but the contract did not say so: logical dates would be one period off.
-    "di_unsaid": ("'mesh.schedule' = '@daily'", """
+    "di_unsaid": ({"mesh.schedule": "@daily"}, """
         with DAG(dag_id="dag_di_unsaid", schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
                  start_date=datetime(2026, 1, 1)):
             ProduceTableOperator(task_id="build", table="db.di_unsaid", python_callable=write_partition)
     """),
-    "di_ok": ("'mesh.schedule' = '@daily',\n  'mesh.timetable' = 'data_interval'", """
+    "di_ok": ({"mesh.schedule": "@daily", "mesh.timetable": "data_interval"}, """
         with DAG(dag_id="dag_di_ok", schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
                  start_date=datetime(2026, 1, 1)):
             ProduceTableOperator(task_id="build", table="db.di_ok", python_callable=write_partition)
     """),
     # Asset-triggered producer: no periods.
-    "asset_sched": ("'mesh.schedule' = '@daily'", """
+    "asset_sched": ({"mesh.schedule": "@daily"}, """
         from airflow.sdk import Asset
         with DAG(dag_id="dag_asset_sched", schedule=[Asset("s3://bucket/x")], start_date=datetime(2026, 1, 1)):
             ProduceTableOperator(task_id="build", table="db.asset_sched", python_callable=write_partition)
     """),
     # Starts a month after the contract's start date: January's readers would wait forever.
-    "late_start": ("'mesh.schedule' = '@daily'", """
+    "late_start": ({"mesh.schedule": "@daily"}, """
         with DAG(dag_id="dag_late_start", schedule="@daily", start_date=datetime(2026, 2, 1)):
             ProduceTableOperator(task_id="build", table="db.late_start", python_callable=write_partition)
     """),
     # A mapped producer task: refused.
-    "mapped": ("'mesh.schedule' = '@daily'", """
+    "mapped": ({"mesh.schedule": "@daily"}, """
         from airflow.sdk import task
         from airflow_mesh.utils.assets import table_asset
         from airflow_mesh.settings import configured_mesh
@@ -83,11 +84,9 @@ CASES = {
 }
 
 
-def ddl(name: str, props: str) -> str:
-    return (f"CREATE TABLE db.{name} (\n  id STRING COMMENT 'Row id',\n  part STRING COMMENT 'Partition'\n)\n"
-            f"USING parquet\nPARTITIONED BY (part)\nCOMMENT 'Table {name}'\nTBLPROPERTIES (\n"
-            f"  'mesh.producer' = 'dag_{name}.build',\n  'mesh.access' = 'public',\n"
-            f"  'mesh.start_date' = '2026-01-01',\n  {props}\n);\n")
+def ddl(name: str, props: dict[str, str]) -> str:
+    return table_ddl(f"db.{name}", {"mesh.producer": f"dag_{name}.build", "mesh.access": "public",
+                                    "mesh.start_date": "2026-01-01", **props})
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +183,7 @@ def test_schedule_that_never_fires_is_a_validate_error(tmp_path: Path) -> None:
     (tmp_path / "teams").mkdir()
     (tmp_path / "teams" / "data.yaml").write_text(TEAM)
     (tmp_path / "ddl" / "data").mkdir(parents=True)
-    (tmp_path / "ddl" / "data" / "never.sql").write_text(ddl("never", "'mesh.schedule' = '0 0 31 2 *'"))
+    (tmp_path / "ddl" / "data" / "never.sql").write_text(ddl("never", {"mesh.schedule": "0 0 31 2 *"}))
     with pytest.raises(MeshValidationError) as err:
         load_mesh(tmp_path)
     assert "never.sql:" in str(err.value) and "'0 0 31 2 *' never fires" in str(err.value)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import table_ddl
 
 from airflow_mesh.core.intervals import UTC, Period, TimetableKind
 
@@ -23,9 +24,9 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 REPO = Path(__file__).resolve().parents[2]
 TEAM = "name: tz\ncontacts:\n  - name: Zoe Tz\n    email: zoe@example.com\nyarn:\n  queue: tz\n"
 TABLES = {
-    "events": "'mesh.schedule' = '@hourly'",
-    "daily_ams": "'mesh.schedule' = '@daily',\n  'mesh.timezone' = 'Europe/Amsterdam',\n  'mesh.inputs' = 'tz.events'",
-    "di_daily": "'mesh.schedule' = '@daily',\n  'mesh.timetable' = 'data_interval'",
+    "events": {"mesh.schedule": "@hourly"},
+    "daily_ams": {"mesh.schedule": "@daily", "mesh.timezone": "Europe/Amsterdam", "mesh.inputs": "tz.events"},
+    "di_daily": {"mesh.schedule": "@daily", "mesh.timetable": "data_interval"},
 }
 DAG_FILES = {
     "tz_events.py": """
@@ -71,11 +72,9 @@ def d(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def ddl(name: str, props: str) -> str:
-    return (f"CREATE TABLE tz.{name} (\n  id STRING COMMENT 'Row id',\n  part STRING COMMENT 'Partition'\n)\n"
-            f"USING parquet\nPARTITIONED BY (part)\nCOMMENT 'Table {name}'\nTBLPROPERTIES (\n"
-            f"  'mesh.producer' = 'tz_{name}.build',\n  'mesh.access' = 'public',\n"
-            f"  'mesh.start_date' = '2026-01-01',\n  {props}\n);\n")
+def ddl(name: str, props: dict[str, str]) -> str:
+    return table_ddl(f"tz.{name}", {"mesh.producer": f"tz_{name}.build", "mesh.access": "public",
+                                    "mesh.start_date": "2026-01-01", **props})
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from airflow.sdk import DAG
 from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
 from airflow.sdk.definitions.timetables.trigger import CronTriggerTimetable
 from airflow.serialization.serialized_objects import DagSerialization
+from conftest import table_ddl
 
 from airflow_mesh.core.intervals import (
     UTC,
@@ -132,13 +133,10 @@ def write_pair(root, up: tuple[str, str], down: tuple[str, str]):
     (root / "ddl" / "data").mkdir(parents=True)
     for name, (shape, tz), inputs in (("up", up, ""), ("down", down, "db.up")):
         cron, kind = SHAPES[shape]
-        props = [("mesh.producer", f"dag_{name}.build"), ("mesh.schedule", cron), ("mesh.access", "public"),
-                 ("mesh.start_date", "2025-06-01"), ("mesh.timezone", tz), ("mesh.timetable", kind.value)]
-        props += [("mesh.inputs", inputs)] if inputs else []
-        body = ",\n".join(f"  '{k}' = '{v}'" for k, v in props)
-        (root / "ddl" / "data" / f"{name}.sql").write_text(
-            f"CREATE TABLE db.{name} (\n  id STRING COMMENT 'Row id',\n  part STRING COMMENT 'Partition'\n)\n"
-            f"USING parquet\nPARTITIONED BY (part)\nCOMMENT 'Table {name}'\nTBLPROPERTIES (\n{body}\n);\n")
+        props = {"mesh.producer": f"dag_{name}.build", "mesh.schedule": cron, "mesh.access": "public",
+                 "mesh.start_date": "2025-06-01", "mesh.timezone": tz, "mesh.timetable": kind.value}
+        props |= {"mesh.inputs": inputs} if inputs else {}
+        (root / "ddl" / "data" / f"{name}.sql").write_text(table_ddl(f"db.{name}", props))
     return root
 
 

@@ -8,6 +8,7 @@ from itertools import product
 from pathlib import Path
 
 import pytest
+from conftest import table_ddl
 from croniter import croniter
 
 from airflow_mesh.core.intervals import UTC, Period
@@ -27,12 +28,10 @@ def write_mesh(root: Path, tables: dict[str, tuple[str, list[str]]]) -> Path:
     (root / "teams" / "data.yaml").write_text(TEAM.format(t="data"))
     (root / "ddl" / "data").mkdir(parents=True)
     for name, (sched, inputs) in tables.items():
-        props = [("mesh.producer", f"dag_{name}.build"), ("mesh.schedule", MACRO[sched]), ("mesh.access", "public"),
-                 ("mesh.start_date", "2025-01-01")] + ([("mesh.inputs", ", ".join(f"db.{i}" for i in inputs))] if inputs else [])
-        body = ",\n".join(f"  '{k}' = '{v}'" for k, v in props)
-        (root / "ddl" / "data" / f"{name}.sql").write_text(
-            f"CREATE TABLE db.{name} (\n  id STRING COMMENT 'Row id',\n  part STRING COMMENT 'Partition'\n)\n"
-            f"USING parquet\nPARTITIONED BY (part)\nCOMMENT 'Table {name}'\nTBLPROPERTIES (\n{body}\n);\n")
+        props = {"mesh.producer": f"dag_{name}.build", "mesh.schedule": MACRO[sched], "mesh.access": "public",
+                 "mesh.start_date": "2025-01-01"}
+        props |= {"mesh.inputs": ", ".join(f"db.{i}" for i in inputs)} if inputs else {}
+        (root / "ddl" / "data" / f"{name}.sql").write_text(table_ddl(f"db.{name}", props))
     return root
 
 
