@@ -14,6 +14,7 @@ import atexit
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -149,6 +150,35 @@ def table_ddl(table: str, properties: dict[str, str], partition: str = "part") -
     body = ",\n".join(f"  '{key}' = '{value}'" for key, value in properties.items())
     return (f"CREATE TABLE {table} (\n  id STRING COMMENT 'Row id',\n  {partition} STRING COMMENT 'Partition'\n)\n"
             f"USING parquet\nPARTITIONED BY ({partition})\nCOMMENT 'Table {name}'\nTBLPROPERTIES (\n{body}\n);\n")
+
+
+class LockSampler(threading.Thread):
+    """PostgreSQL: the longest any backend of the engine's database has waited on a lock, sampled every 50 ms
+    (measured from the start of its waiting statement, so an upper bound) until :meth:`finish`."""
+
+    def __init__(self, engine) -> None:
+        super().__init__(daemon=True)
+        self.engine = engine
+        self.worst = 0.0
+        self.samples = 0
+        self._stop_sampling = threading.Event()
+
+    def run(self) -> None:
+        from sqlalchemy import text
+
+        with self.engine.connect() as c:
+            while not self._stop_sampling.is_set():
+                waited = c.execute(text(
+                    "SELECT coalesce(max(extract(epoch FROM now() - query_start)), 0) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()")).scalar()
+                c.commit()
+                self.worst = max(self.worst, float(waited))
+                self.samples += 1
+                self._stop_sampling.wait(0.05)
+
+    def finish(self) -> None:
+        self._stop_sampling.set()
+        self.join(10)
 
 
 def separate_database_url(tmp: Path, name: str) -> str:

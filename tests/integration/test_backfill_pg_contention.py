@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from conftest import LockSampler
 from sqlalchemy import func, select, text
 
 from airflow_mesh.backfill.request import BackfillRequest
@@ -72,19 +73,7 @@ def test_materializing_a_job_never_makes_a_task_start_wait_on_a_lock(postgres) -
                    PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
         proc = subprocess.Popen(["airflow-mesh", "backfill", "materialize", "--job", str(accepted.id)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        worst_wait = [0.0]
         probes = [0]
-        stop = threading.Event()
-
-        def sample() -> None:   # every backend waiting on a lock, and for how long
-            with postgres.connect() as c:
-                while not stop.is_set():
-                    waited = c.execute(text(
-                        "SELECT coalesce(max(extract(epoch FROM now() - query_start)), 0) FROM pg_stat_activity "
-                        "WHERE wait_event_type = 'Lock' AND datname = current_database()")).scalar()
-                    c.commit()
-                    worst_wait[0] = max(worst_wait[0], float(waited))
-                    stop.wait(0.05)
 
         def task_start(dag_id: str, run_id: str, task_id: str) -> None:
             with postgres.connect() as c, c.begin():
@@ -96,22 +85,22 @@ def test_materializing_a_job_never_makes_a_task_start_wait_on_a_lock(postgres) -
                 c.execute(TI.__table__.update().where(TI.dag_id == dag_id, TI.run_id == run_id,
                                                       TI.task_id == task_id).values(state="queued"))
 
-        sampler = threading.Thread(target=sample, daemon=True)
+        sampler = LockSampler(postgres)
         sampler.start()
         deadline = time.monotonic() + 600
         while proc.poll() is None and time.monotonic() < deadline:   # bounded: until materialization ends
             task_start(*outside)
             task_start(*scheduled)
             probes[0] += 1
-        stop.set()
-        sampler.join(10)
+        sampler.finish()
         out, err = proc.communicate(timeout=60)
     finally:
         os.environ.pop("AIRFLOW__MESH__BACKFILL_MATERIALIZER", None)
     assert proc.returncode == 0, err[-3000:]
     assert f"Backfill job #{accepted.id}: running" in out
     assert probes[0] > 0
-    assert worst_wait[0] < 1.0, f"a backend waited {worst_wait[0]:.2f} s on a lock while the job materialized"
+    assert sampler.samples > 0
+    assert sampler.worst < 1.0, f"a backend waited {sampler.worst:.2f} s on a lock while the job materialized"
     steering.cancel(accepted.id, "contention")
 
 

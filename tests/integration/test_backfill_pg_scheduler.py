@@ -24,12 +24,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, separate_database_url
+from conftest import ROOT, LockSampler, separate_database_url
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 BIN = Path(sys.executable).parent
@@ -100,32 +99,6 @@ def tail(home: Path) -> str:
                      for name in ("api-server", "scheduler"))
 
 
-class LockSampler(threading.Thread):
-    """The longest time any backend of the database has waited on a lock, sampled every 50 ms."""
-
-    def __init__(self, db_url: str) -> None:
-        super().__init__(daemon=True)
-        from sqlalchemy import create_engine
-
-        self.engine = create_engine(db_url)
-        self.worst = 0.0
-        self.samples = 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        from sqlalchemy import text
-
-        with self.engine.connect() as c:
-            while not self.stop.is_set():
-                waited = c.execute(text(
-                    "SELECT coalesce(max(extract(epoch FROM now() - state_change)), 0) FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' AND datname = current_database()")).scalar()
-                c.commit()
-                self.worst = max(self.worst, float(waited))
-                self.samples += 1
-                self.stop.wait(0.05)
-
-
 class Stack:
     """The running components, through Airflow's and the mesh's HTTP APIs, under one deadline."""
 
@@ -194,7 +167,9 @@ def test_a_5000_run_job_runs_beside_production_without_lock_waits(stack) -> None
     timings["outside run, no backfill (s)"] = time.monotonic() - started
     assert api.finished("authentication_hourly", "baseline") == "success", tail(api.home)
 
-    sampler = LockSampler(stack["db"])
+    from sqlalchemy import create_engine
+
+    sampler = LockSampler(create_engine(stack["db"]))
     sampler.start()
     try:
         plan = api.post("/mesh/api/backfills/plan", PLAN)
@@ -228,8 +203,7 @@ def test_a_5000_run_job_runs_beside_production_without_lock_waits(stack) -> None
             time.sleep(1)
         timings["materialized (s, from execute)"] = time.monotonic() - started
     finally:
-        sampler.stop.set()
-        sampler.join(10)
+        sampler.finish()
     assert sampler.samples > 0
     assert sampler.worst < 1.0, f"a backend waited {sampler.worst:.2f} s on a lock\n{tail(api.home)}"
 
