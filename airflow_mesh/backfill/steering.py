@@ -29,7 +29,7 @@ from airflow_mesh.backfill.spark_apps import SparkTarget, kill_applications, rec
 
 BATCH = 200
 UNFINISHED_RUN = ("queued", "running")
-CANCEL_WAIT_SECONDS = 60
+LOCKED_RUNS_WAIT_SECONDS = 60
 
 
 def in_locked_batches(job_id: int, action: str, runs_query, work) -> None:
@@ -39,22 +39,24 @@ def in_locked_batches(job_id: int, action: str, runs_query, work) -> None:
 
     Updating task instances first and their runs after deadlocked against a live scheduler on PostgreSQL
     (it holds a run's row while it updates that run's task instances). Rows a scheduler holds are skipped
-    and taken in a later batch once it lets go; if it keeps them for ``CANCEL_WAIT_SECONDS``, the action
+    and taken in a later batch once it lets go; if it keeps them for ``LOCKED_RUNS_WAIT_SECONDS``, the action
     stops with a 409 that says to repeat it (every action here is idempotent).
     """
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from airflow.utils.sqlalchemy import with_row_locks
 
-    deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+    deadline = time.monotonic() + LOCKED_RUNS_WAIT_SECONDS
     query = runs_query.order_by(DagRun.id).limit(BATCH)
     done: set[tuple[str, str]] = set()
     while True:
         with create_session() as session:
-            runs = list(session.execute(with_row_locks(query, session=session, of=DagRun, skip_locked=True)).all())
-            if runs and not done.issuperset(map(tuple, runs)):
-                work(session, runs)
-                done.update(map(tuple, runs))
+            runs = [tuple(r) for r in session.execute(
+                with_row_locks(query, session=session, of=DagRun, skip_locked=True)).all()]
+            fresh = [r for r in runs if r not in done]
+            if fresh:
+                work(session, fresh)
+                done.update(fresh)
                 continue
             if runs:  # every run of this batch was worked on already (e.g. it failed again since): once is enough
                 return
@@ -62,7 +64,7 @@ def in_locked_batches(job_id: int, action: str, runs_query, work) -> None:
                 return
         if time.monotonic() > deadline:
             raise JobConflict({"message": f"job #{job_id}: a scheduler held some of its runs for "
-                                          f"{CANCEL_WAIT_SECONDS} s, so {action} is not complete. Fix: {action} again",
+                                          f"{LOCKED_RUNS_WAIT_SECONDS} s, so {action} is not complete. Fix: {action} again",
                                "status": "busy"})
         time.sleep(0.2)  # bounded by the deadline: a scheduler loop holds its runs briefly
 
