@@ -33,8 +33,11 @@ def sync_dags_to_db() -> list[str]:
 
 
 def seed_runs(dag_id: str, ticks: Iterable[datetime], state: str = "success",
-              task_states: dict[str, str] | None = None, run_type: str = "scheduled") -> list[str]:
+              task_states: dict[str, str] | None = None, run_type: str = "scheduled",
+              run_ids: Iterable[str] | None = None) -> list[str]:
     """Create finished runs of ``dag_id`` at ``ticks``; every task ``state`` unless ``task_states`` says otherwise.
+
+    ``run_ids`` (one per tick) replaces Airflow's generated run ids, as a user triggering by hand may.
 
     The run's state follows its tasks (failed if any task failed, running if any is
     not finished), as the scheduler would set it. Returns the run ids created.
@@ -52,13 +55,15 @@ def seed_runs(dag_id: str, ticks: Iterable[datetime], state: str = "success",
         if dag is None:
             raise LookupError(f"DAG {dag_id} is not in the metadata DB: sync the DAGs first")
         existing = {as_utc(d) for (d,) in session.query(DagRun.logical_date).filter(DagRun.dag_id == dag_id)}
-        for tick in ticks:
+        ticks = list(ticks)
+        chosen = list(run_ids) if run_ids is not None else [None] * len(ticks)
+        for tick, chosen_id in zip(ticks, chosen, strict=True):
             tick = as_utc(tick)
             if tick in existing:
                 continue
             rtype = DagRunType(run_type)
             dr = dag.create_dagrun(
-                run_id=DagRun.generate_run_id(run_type=rtype, logical_date=tick, run_after=tick),
+                run_id=chosen_id or DagRun.generate_run_id(run_type=rtype, logical_date=tick, run_after=tick),
                 logical_date=tick, data_interval=(tick, tick), run_after=tick, run_type=rtype,
                 triggered_by=DagRunTriggeredByType.TIMETABLE, state=DagRunState.RUNNING, session=session)
             states = []

@@ -28,7 +28,8 @@ from airflow_mesh.core.coverage import (
 from airflow_mesh.core.ownership import owning_team
 from airflow_mesh.core.rules import read_error
 from airflow_mesh.settings import configured_mesh
-from airflow_mesh.triggers.table_trigger import TableCoverageTrigger, fetch_task_states
+from airflow_mesh.triggers.state_reader import fetch_task_states
+from airflow_mesh.triggers.table_trigger import TableCoverageTrigger
 from airflow_mesh.utils.assets import table_asset
 from airflow_mesh.utils.run_period import run_period
 

@@ -8,9 +8,13 @@ the consumer's sensor always runs for real.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import textwrap
+import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -176,8 +180,6 @@ def test_trigger_waits_then_fires_when_the_last_producer_run_lands(dags, monkeyp
     under SQLite another process cannot add the producer run meanwhile; this test
     drives the trigger the way ``dag.test()`` does, inside one process.)
     """
-    import asyncio
-
     import psutil
     import structlog
     from airflow.sdk.execution_time.supervisor import (
@@ -189,7 +191,7 @@ def test_trigger_waits_then_fires_when_the_last_producer_run_lands(dags, monkeyp
     from airflow_mesh.core.coverage import requirements_for
     from airflow_mesh.core.intervals import Period
     from airflow_mesh.settings import configured_mesh
-    from airflow_mesh.triggers import table_trigger
+    from airflow_mesh.triggers import state_reader, table_trigger
 
     day = d(2026, 2, 12)
     ticks = hours(day + timedelta(hours=1), 24)
@@ -198,14 +200,14 @@ def test_trigger_waits_then_fires_when_the_last_producer_run_lands(dags, monkeyp
     trigger = table_trigger.TableCoverageTrigger([r.to_json() for r in reqs], poke_interval=0.2)
 
     checks: list[int] = []
-    real_fetch = table_trigger.fetch_task_states
+    real_fetch = state_reader.fetch_task_states
 
     def counting_fetch(*args, **kwargs):
         result = real_fetch(*args, **kwargs)
         checks.append(sum(1 for t in result.values() if t.get("load_transactions") == "success"))
         return result
 
-    monkeypatch.setattr(table_trigger, "fetch_task_states", counting_fetch)
+    monkeypatch.setattr(state_reader, "fetch_task_states", counting_fetch)
     supervisor = InProcessTestSupervisor(id=__import__("uuid").uuid4(), pid=os.getpid(), process=psutil.Process(),
                                          process_log=structlog.get_logger(), client=InProcessTestSupervisor._api_client())
     supervisor.comms = InProcessSupervisorComms(supervisor=supervisor)
@@ -228,35 +230,19 @@ def test_trigger_waits_then_fires_when_the_last_producer_run_lands(dags, monkeyp
     assert checks[-1] == 24
 
 
-def test_triggers_ask_through_the_triggerers_async_comms_and_share_identical_questions(dags, monkeypatch) -> None:
-    """The triggerer's own comms (``TriggerCommsDecoder.asend``, length-prefixed msgpack frames over a socket)
-    with a supervisor thread answering through the real Execution API, one request at a time as Airflow's does."""
-    import asyncio
-    import socket
-    import threading
+@contextmanager
+def triggerer_supervisor():
+    """The triggerer's own comms wire (length-prefixed msgpack frames over a socket) with a supervisor
+    thread answering through the real Execution API, one request at a time as Airflow's does.
 
+    Yields the runner's end of the socket and the list of requests the supervisor answered.
+    """
     import msgspec
-    from airflow.jobs.triggerer_job_runner import (
-        ToTriggerSupervisor,
-        TriggerCommsDecoder,
-    )
-    from airflow.sdk.execution_time import task_runner
+    from airflow.jobs.triggerer_job_runner import ToTriggerSupervisor
     from airflow.sdk.execution_time.comms import _RequestFrame, _ResponseFrame
     from airflow.sdk.execution_time.request_handlers import handle_get_task_states
     from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
     from pydantic import TypeAdapter
-
-    from airflow_mesh.core.coverage import requirements_for
-    from airflow_mesh.core.intervals import Period
-    from airflow_mesh.settings import configured_mesh
-    from airflow_mesh.triggers.table_trigger import TableCoverageTrigger
-
-    day = d(2026, 6, 10)
-    seed("payments_hourly", hours(day + timedelta(hours=1), 24))
-    mesh = configured_mesh()
-    done_day = [r.to_json() for r in requirements_for(mesh, ["payments.transactions"], Period(day, day + timedelta(days=1)))]
-    next_day = [r.to_json() for r in requirements_for(mesh, ["payments.transactions"],
-                                                      Period(day + timedelta(days=1), day + timedelta(days=2)))]
 
     supervisor_end, runner_end = socket.socketpair()
     asked: list = []
@@ -275,12 +261,42 @@ def test_triggers_ask_through_the_triggerers_async_comms_and_share_identical_que
 
     thread = threading.Thread(target=supervisor, daemon=True)
     thread.start()
+    try:
+        yield runner_end, asked
+    finally:
+        supervisor_end.shutdown(socket.SHUT_RDWR)
+        thread.join(timeout=30)
+        supervisor_end.close()
 
-    async def scenario():
-        reader, writer = await asyncio.open_connection(sock=runner_end)
-        comms = TriggerCommsDecoder(async_writer=writer, async_reader=reader, socket=runner_end)
-        await comms.start_reader()
-        monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", comms, raising=False)
+
+async def triggerer_comms(runner_end, monkeypatch):
+    """Install the trigger runner's comms (``TriggerCommsDecoder``) on the running loop, as the triggerer does."""
+    from airflow.jobs.triggerer_job_runner import TriggerCommsDecoder
+    from airflow.sdk.execution_time import task_runner
+
+    reader, writer = await asyncio.open_connection(sock=runner_end)
+    comms = TriggerCommsDecoder(async_writer=writer, async_reader=reader, socket=runner_end)
+    await comms.start_reader()
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", comms, raising=False)
+    return writer
+
+
+def test_triggers_ask_through_the_triggerers_async_comms_and_share_identical_questions(dags, monkeypatch) -> None:
+    """50 sensors with one question and one with another, through the triggerer's real comms."""
+    from airflow_mesh.core.coverage import requirements_for
+    from airflow_mesh.core.intervals import Period
+    from airflow_mesh.settings import configured_mesh
+    from airflow_mesh.triggers.table_trigger import TableCoverageTrigger
+
+    day = d(2026, 6, 10)
+    seed("payments_hourly", hours(day + timedelta(hours=1), 24))
+    mesh = configured_mesh()
+    done_day = [r.to_json() for r in requirements_for(mesh, ["payments.transactions"], Period(day, day + timedelta(days=1)))]
+    next_day = [r.to_json() for r in requirements_for(mesh, ["payments.transactions"],
+                                                      Period(day + timedelta(days=1), day + timedelta(days=2)))]
+
+    async def scenario(runner_end):
+        writer = await triggerer_comms(runner_end, monkeypatch)
         waiting = asyncio.ensure_future(anext(TableCoverageTrigger(next_day, poke_interval=3600).run()))
         events = await asyncio.wait_for(asyncio.gather(
             *(anext(TableCoverageTrigger(done_day, poke_interval=3600).run()) for _ in range(50))), timeout=120)
@@ -288,18 +304,70 @@ def test_triggers_ask_through_the_triggerers_async_comms_and_share_identical_que
         writer.close()
         return events
 
-    try:
-        events = asyncio.run(scenario())
-    finally:
-        supervisor_end.shutdown(socket.SHUT_RDWR)
-        thread.join(timeout=30)
-        supervisor_end.close()
+    with triggerer_supervisor() as (runner_end, asked):
+        events = asyncio.run(scenario(runner_end))
     assert [e.payload["status"] for e in events] == ["success"] * 50
     assert "All 24 producer run(s) of payments.transactions succeeded" in events[0].payload["message"]
     # 50 sensors with the same question: one request; the sensor of the next day: its own.
     assert sorted((m.dag_id, m.task_ids, len(m.logical_dates)) for m in asked) == [
         ("payments_hourly", ["load_transactions"], 24)] * 2
     assert len({tuple(m.logical_dates) for m in asked}) == 2
+
+
+def test_different_questions_about_one_producer_are_merged_through_the_real_execution_api(dags, monkeypatch) -> None:
+    """Sensors of 96 different hours (some done, some failed, some missing, some runs with hand-picked ids) and of
+    four days: a few merged requests through the triggerer's comms, each answer what its own request returns."""
+    from airflow.sdk.execution_time.comms import GetTaskStates
+    from airflow.sdk.execution_time.request_handlers import handle_get_task_states
+    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
+
+    from airflow_mesh.core import merged_questions
+    from airflow_mesh.core.coverage import requirements_for
+    from airflow_mesh.core.intervals import Period
+    from airflow_mesh.settings import configured_mesh
+    from airflow_mesh.triggers.state_reader import state_reader
+    from airflow_mesh.triggers.table_trigger import TableCoverageTrigger
+
+    start = d(2026, 7, 20)
+    ticks = hours(start + timedelta(hours=1), 96)
+    seed("payments_hourly", [t for i, t in enumerate(ticks) if i % 4 == 0])
+    seed("payments_hourly", [t for i, t in enumerate(ticks) if i % 4 == 1], run_type="manual",
+         run_ids=[f"rerun-by-hand-{i}" for i in range(len(ticks)) if i % 4 == 1])
+    seed("payments_hourly", [t for i, t in enumerate(ticks) if i % 4 == 2], task_states={"load_transactions": "failed"})
+    mesh = configured_mesh()
+
+    def question(period: Period) -> list[datetime]:
+        (req,) = requirements_for(mesh, ["payments.transactions"], period)
+        return req.logical_dates()
+
+    questions = [question(Period(t - timedelta(hours=1), t)) for t in ticks] + \
+                [question(Period(start + timedelta(days=i), start + timedelta(days=i + 1))) for i in range(4)]
+    done, failed = ticks[0], ticks[2]
+    sensors = [[r.to_json() for r in requirements_for(mesh, ["payments.transactions"], Period(t - timedelta(hours=1), t))]
+               for t in (done, failed)]
+
+    async def scenario(runner_end):
+        writer = await triggerer_comms(runner_end, monkeypatch)
+        reader = state_reader()
+        answers = await asyncio.wait_for(asyncio.gather(
+            *(reader.states("payments_hourly", "load_transactions", q, max_age=0) for q in questions)), timeout=120)
+        calls = reader.calls
+        events = await asyncio.wait_for(asyncio.gather(
+            *(anext(TableCoverageTrigger(s, poke_interval=3600).run()) for s in sensors)), timeout=120)
+        writer.close()
+        return answers, calls, reader.merged, events
+
+    with triggerer_supervisor() as (runner_end, asked):
+        answers, calls, merged, events = asyncio.run(scenario(runner_end))
+    client = InProcessTestSupervisor._api_client()
+    alone = [handle_get_task_states(client, GetTaskStates(dag_id="payments_hourly", task_ids=["load_transactions"],
+                                                          logical_dates=q))[0].task_states for q in questions]
+    assert answers == alone
+    assert sum(len(a) for a in answers[:96]) == 72 and "rerun-by-hand-1" in answers[1]
+    assert merged == 1 and calls == merged_questions.code_for(96).calls < len(questions)
+    assert len(asked) == calls
+    assert [e.payload["status"] for e in events] == ["success", "failed"]
+    assert "team payments" in events[1].payload["message"]
 
 
 def test_reading_another_teams_private_table_fails_at_parse_time(tmp_path: Path) -> None:

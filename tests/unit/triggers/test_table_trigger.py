@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import airflow.sdk  # noqa: F401  (Airflow first: its start-up loads the mesh policy)
 import pytest
 
-from airflow_mesh.triggers import table_trigger
-from airflow_mesh.triggers.table_trigger import SharedStateReader, TableCoverageTrigger
+from airflow_mesh.triggers import state_reader
+from airflow_mesh.triggers.state_reader import SharedStateReader
+from airflow_mesh.triggers.table_trigger import TableCoverageTrigger
 
 D = [datetime(2026, 10, 1, tzinfo=UTC) + timedelta(hours=h) for h in range(1, 25)]
 
@@ -34,7 +35,7 @@ def asked(monkeypatch):
             raise RuntimeError("Execution API said no")
         return {f"scheduled__{d.isoformat()}": {task_id: "success"} for d in dates}
 
-    monkeypatch.setattr(table_trigger, "_ask", fake_ask)
+    monkeypatch.setattr(state_reader, "_ask", fake_ask)
     return calls
 
 
@@ -89,6 +90,7 @@ def test_a_cancelled_asker_does_not_cancel_the_others(asked) -> None:
 
 
 def test_in_flight_calls_are_bounded(monkeypatch) -> None:
+    """500 producers (nothing to merge): one call each, never more than MAX_IN_FLIGHT at once."""
     in_flight = peak = 0
 
     async def fake_ask(dag_id, task_id, dates):
@@ -99,14 +101,14 @@ def test_in_flight_calls_are_bounded(monkeypatch) -> None:
         in_flight -= 1
         return {}
 
-    monkeypatch.setattr(table_trigger, "_ask", fake_ask)
+    monkeypatch.setattr(state_reader, "_ask", fake_ask)
 
     async def scenario():
         reader = SharedStateReader()
-        await asyncio.gather(*(reader.states("p", "t", [D[0] + timedelta(days=i)], max_age=0) for i in range(500)))
+        await asyncio.gather(*(reader.states(f"p{i}", "t", D[:1], max_age=0) for i in range(500)))
         return reader
 
-    assert run(scenario()).calls == 500 and peak == table_trigger.MAX_IN_FLIGHT
+    assert run(scenario()).calls == 500 and peak == state_reader.MAX_IN_FLIGHT
 
 
 def test_pokes_are_jittered_widely_after_the_first_check_then_narrowly() -> None:
@@ -115,3 +117,95 @@ def test_pokes_are_jittered_widely_after_the_first_check_then_narrowly() -> None
     later = [trigger._sleep_seconds(5) for _ in range(2000)]
     assert 50 <= min(first) and max(first) <= 150 and max(first) - min(first) > 80
     assert 90 <= min(later) and max(later) <= 110 and max(later) - min(later) > 15
+
+
+class FakeProducer:
+    """A producer's runs (run ids unrelated to their dates) answering calls as ``GetTaskStates`` does."""
+
+    def __init__(self, hours: int, every: int = 1) -> None:
+        self.runs = {D[0] + timedelta(hours=h): (f"by-hand-{h * 7919 % 1000}", "success" if h % 5 else "failed")
+                     for h in range(hours) if h % every == 0}
+        self.asked: list[tuple] = []
+        self.answered = 0
+        self.after_first_call = None
+
+    def answer(self, dates) -> dict:
+        return {self.runs[d][0]: {"t": self.runs[d][1]} for d in dates if d in self.runs}
+
+    async def ask(self, dag_id, task_id, dates):
+        self.asked.append(tuple(dates))
+        await asyncio.sleep(0)
+        answer = self.answer(dates)
+        self.answered += 1
+        if self.answered == 1 and self.after_first_call:
+            self.after_first_call()   # runs change after the first answer, before the others
+        return answer
+
+
+def test_different_questions_about_one_producer_are_merged_and_each_gets_its_own_answer(monkeypatch) -> None:
+    producer = FakeProducer(hours=720, every=2)
+    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+    questions = [[D[0] + timedelta(hours=h)] for h in range(720)] + \
+                [[D[0] + timedelta(hours=24 * day + h) for h in range(24)] for day in range(30)]
+
+    async def scenario():
+        reader = SharedStateReader()
+        answers = await asyncio.gather(*(reader.states("p", "t", q, max_age=0) for q in questions))
+        return reader, answers
+
+    reader, answers = run(scenario())
+    assert reader.merged == 1 and reader.calls == len(producer.asked) == 18
+    assert answers == [producer.answer(q) for q in questions]
+    assert sum(len(a) for a in answers[:720]) == 360   # half the hours have a run
+
+
+def test_runs_created_during_merged_calls_make_each_question_be_asked_alone(monkeypatch) -> None:
+    producer = FakeProducer(hours=100, every=2)
+    late = {D[0] + timedelta(hours=h): (f"late-{h}", "running") for h in range(1, 100, 2)}
+    producer.after_first_call = lambda: producer.runs.update(late)
+    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+    questions = [[D[0] + timedelta(hours=h)] for h in range(100)]
+
+    async def scenario():
+        reader = SharedStateReader()
+        return reader, await asyncio.gather(*(reader.states("p", "t", q, max_age=0) for q in questions))
+
+    reader, answers = run(scenario())
+    merged_calls = len(producer.asked) - 100
+    assert reader.merged == 0 and merged_calls > 1 and sorted(producer.asked[merged_calls:]) == sorted(map(tuple, questions))
+    assert answers == [producer.answer(q) for q in questions]   # as of after the change: every hour has a run
+    assert all(len(a) == 1 for a in answers)
+
+
+def test_a_failed_merged_call_fails_every_question_it_carried(monkeypatch) -> None:
+    async def broken(dag_id, task_id, dates):
+        await asyncio.sleep(0)
+        raise RuntimeError("Execution API said no")
+
+    monkeypatch.setattr(state_reader, "_ask", broken)
+
+    async def scenario():
+        reader = SharedStateReader()
+        return reader, await asyncio.gather(
+            *(reader.states("p", "t", [D[0] + timedelta(hours=h)], max_age=0) for h in range(200)),
+            return_exceptions=True)
+
+    reader, results = run(scenario())
+    assert [str(r) for r in results] == ["Execution API said no"] * 200 and reader.merged == 0
+
+
+def test_questions_asked_while_a_producers_calls_are_answered_go_together_in_the_next_set(monkeypatch) -> None:
+    producer = FakeProducer(hours=200)
+    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+
+    async def scenario():
+        reader = SharedStateReader()
+        first = asyncio.ensure_future(reader.states("p", "t", D[:1], max_age=0))
+        await asyncio.sleep(0)   # the first question's call is now in flight
+        later = [reader.states("p", "t", [D[0] + timedelta(hours=h)], max_age=0) for h in range(1, 200)]
+        return reader, [await first, *await asyncio.gather(*later)]
+
+    reader, answers = run(scenario())
+    assert producer.asked[0] == tuple(D[:1]) and reader.merged == 1
+    assert reader.calls == 1 + state_reader.merged_questions.code_for(199).calls
+    assert answers == [producer.answer([D[0] + timedelta(hours=h)]) for h in range(200)]
