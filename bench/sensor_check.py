@@ -13,7 +13,9 @@ Scenarios, each for 100 / 1,000 / 5,000 sensors (``--sizes``):
 * ``fan-in``: every sensor waits for the same table and day (many consumers of one table);
 * ``distinct``: sensors wait for different hourly periods (up to 720 distinct questions), which the
   triggerer's reader merges into a few calls (``airflow_mesh/core/merged_questions.py``);
-* ``producers``: each sensor waits for its own producer DAG (at most 1,000): the Execution API asks
+* ``mesh``: an Adyen-sized mesh: sensors on 500 tables produced by 200 DAGs, two consumers per
+  table waiting for the same hour: questions about the tables of one DAG share a call;
+* ``producers`` (up to 1,000 sensors): each sensor waits for its own producer DAG: the Execution API asks
   about one DAG per call, so nothing can be merged and each question is one call.
 
 Each line also says whether every sensor's first verdict is what the seeded history implies.
@@ -31,11 +33,11 @@ sys.path.insert(0, str(_Path(__file__).resolve().parents[1] / "scripts"))  # see
 import argparse
 import asyncio
 import gc
-from collections import Counter
 import os
 import tempfile
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -159,10 +161,17 @@ def main() -> None:
         """Each sensor waits for an hour of its own producer DAG (no runs): nothing can be merged."""
         return [[{**hourly[0][0], "dag_id": f"bench_producer_{i:05d}"}] for i in range(size)]
 
+    def adyen_mesh(size: int) -> list[list[dict]]:
+        """Sensors on 500 tables produced by 200 DAGs (no runs), two consumers per table, the same hour."""
+        tables = [[{**hourly[0][0], "dag_id": f"bench_dag_{j % 200:03d}", "task_id": f"load_table_{j:03d}"}]
+                  for j in range(500)]
+        return [tables[i % 500] for i in range(size)]
+
     for size in sizes:
         for name, payloads in [("fan-in   ", [fan_in] * size),
                                ("distinct ", [hourly[i % len(hourly)] for i in range(size)]),
-                               ("producers", other_producers(min(size, 1000)))]:
+                               ("mesh     ", adyen_mesh(size)),
+                               *([("producers", other_producers(size))] if size <= 1000 else [])]:
             gc.collect()
             state_reader._readers.clear()
             elapsed, calls, rss, verdicts = asyncio.run(first_checks(payloads))

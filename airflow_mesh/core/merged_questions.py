@@ -1,17 +1,18 @@
-"""Many questions about one producer task, answered by a few Execution API calls.
+"""Many questions about the tasks of one producer DAG, answered by a few Execution API calls.
 
 Deferred table sensors ask ``GetTaskStates(dag_id, task_ids=[task], logical_dates=D)``. A triggerer's
 supervisor answers one request at a time (an HTTP round trip each), so 1,000 sensors waiting for 720
-different hours of one producer wait for 720 round trips. One call for the union of their dates
-would carry every answer, but the answer is keyed by run id, and a run id does not tell its logical
-date (Airflow's own run ids carry ``run_after``; a user may choose any), so it cannot be split.
+different hours of one producer wait for 720 round trips. One call for the union of their dates (and
+tasks) would carry every answer, but the answer is keyed by run id, and a run id does not tell its
+logical date (Airflow's own run ids carry ``run_after``; a user may choose any), so it cannot be split.
 
 The dates are told apart instead by **which calls return a run** (non-adaptive group testing). Each
 of the m dates gets its own code word: a set of exactly ``w`` of ``k`` calls. Call ``j`` asks for the
 dates whose word holds ``j``. Airflow keeps at most one run per ``(dag_id, logical_date)`` (unique
 constraint ``dag_run_dag_id_logical_date_key``), so the run at date ``d`` is returned by exactly the
 calls of ``d``'s word, and that set of calls names its date. ``(k, w)`` is chosen to cost least: 720
-dates take 18 calls of ~120 dates each.
+dates take 18 calls of ~120 dates each. Questions about several tasks of one DAG share the calls
+(``task_ids`` lists them all); each question keeps its own task's states (:func:`answer_for`).
 
 Runs that change while the calls are answered: a run (or its task instance) created or deleted
 between two calls is missing from some calls of its word; it then shows fewer than ``w`` calls, which
@@ -79,34 +80,62 @@ def code_for(m: int) -> Code:
     return Code(k, tuple(frozenset(every[int(i * step)]) for i in range(m)))
 
 
-def worth_merging(questions: Sequence[Sequence[datetime]]) -> bool:
+#: ``(task_id, logical dates)``: what one sensor requirement asks of a producer DAG.
+Question = tuple[str, Sequence[datetime]]
+
+
+def worth_merging(questions: Sequence[Question]) -> bool:
     """Whether one merged set of calls costs less than one call per question (and fits in the limit)."""
-    union = {d for q in questions for d in q}
+    union = {d for _, dates in questions for d in dates}
     if len(questions) < 2 or len(union) > MAX_MERGED_DATES:
         return False
     code = code_for(len(union))
     merged = _cost(code.calls, sum(len(w) for w in code.words))
-    alone = _cost(len(questions), sum(len(q) for q in questions))
+    alone = _cost(len(questions), sum(len(dates) for _, dates in questions))
     return merged < alone
 
 
-def group_questions(questions: Sequence[Sequence[datetime]], max_dates: int = MAX_MERGED_DATES) -> list[list[int]]:
-    """Indexes of ``questions`` (each non-empty) in groups whose union of dates stays within ``max_dates``.
+def _keys_of(task_id: str, key: str) -> bool:
+    """Whether ``key`` of a ``GetTaskStates`` answer is ``task_id``'s: its own, or ``<task_id>_<map_index>``."""
+    return key == task_id or (key.startswith(f"{task_id}_") and key[len(task_id) + 1:].isdigit())
 
-    Greedy in order of each question's earliest date, so questions about neighbouring periods
-    (which often share dates) land together.
+
+def _clash(a: str, b: str) -> bool:
+    """Two tasks whose answers could not be told apart in one call (``load_1`` vs mapped ``load``, index 1)."""
+    return a != b and (_keys_of(a, b) or _keys_of(b, a))
+
+
+def group_questions(questions: Sequence[Question], max_dates: int = MAX_MERGED_DATES) -> list[list[int]]:
+    """Indexes of ``questions`` (dates non-empty) in groups that can share calls.
+
+    No group holds two tasks whose answers clash (each task goes to the first set of tasks it does
+    not clash with), and a group's union of dates stays within ``max_dates``: greedy in order of
+    each question's earliest date, so questions about neighbouring periods (which often share
+    dates) land together.
     """
-    order = sorted(range(len(questions)), key=lambda i: min(questions[i]))
+    task_sets: list[set[str]] = []
+    set_of: dict[str, int] = {}
+    for task in sorted({task for task, _ in questions}):
+        free = next((i for i, tasks in enumerate(task_sets) if not any(_clash(task, t) for t in tasks)), None)
+        if free is None:
+            free = len(task_sets)
+            task_sets.append(set())
+        task_sets[free].add(task)
+        set_of[task] = free
     groups: list[list[int]] = []
-    union: set[datetime] = set()
-    for i in order:
-        grown = union | set(questions[i])
-        if groups and len(grown) <= max_dates:
-            groups[-1].append(i)
-            union = grown
-        else:
-            groups.append([i])
-            union = set(questions[i])
+    for which in range(len(task_sets)):
+        mine = sorted((i for i, (task, _) in enumerate(questions) if set_of[task] == which),
+                      key=lambda i: min(questions[i][1]))
+        union: set[datetime] = set()
+        start = len(groups)
+        for i in mine:
+            grown = union | set(questions[i][1])
+            if len(groups) > start and len(grown) <= max_dates:
+                groups[-1].append(i)
+                union = grown
+            else:
+                groups.append([i])
+                union = set(questions[i][1])
     return groups
 
 
@@ -137,6 +166,13 @@ def split_answers(dates: Sequence[datetime], answers: Sequence[States]) -> dict[
     return by_date
 
 
-def answer_for(question: Sequence[datetime], by_date: dict[datetime, States]) -> States:
-    """What a call for ``question``'s dates alone would have answered."""
-    return {run_id: tasks for d in question for run_id, tasks in by_date[d].items()}
+def answer_for(question: Question, by_date: dict[datetime, States]) -> States:
+    """What a call for ``question`` alone (its task, its dates) would have answered."""
+    task_id, dates = question
+    answer: States = {}
+    for d in dates:
+        for run_id, tasks in by_date[d].items():
+            mine = {key: state for key, state in tasks.items() if _keys_of(task_id, key)}
+            if mine:
+                answer[run_id] = mine
+    return answer

@@ -200,14 +200,14 @@ def test_trigger_waits_then_fires_when_the_last_producer_run_lands(dags, monkeyp
     trigger = table_trigger.TableCoverageTrigger([r.to_json() for r in reqs], poke_interval=0.2)
 
     checks: list[int] = []
-    real_fetch = state_reader.fetch_task_states
+    real_fetch = state_reader._fetch_many
 
     def counting_fetch(*args, **kwargs):
         result = real_fetch(*args, **kwargs)
         checks.append(sum(1 for t in result.values() if t.get("load_transactions") == "success"))
         return result
 
-    monkeypatch.setattr(state_reader, "fetch_task_states", counting_fetch)
+    monkeypatch.setattr(state_reader, "_fetch_many", counting_fetch)
     supervisor = InProcessTestSupervisor(id=__import__("uuid").uuid4(), pid=os.getpid(), process=psutil.Process(),
                                          process_log=structlog.get_logger(), client=InProcessTestSupervisor._api_client())
     supervisor.comms = InProcessSupervisorComms(supervisor=supervisor)
@@ -315,8 +315,9 @@ def test_triggers_ask_through_the_triggerers_async_comms_and_share_identical_que
 
 
 def test_different_questions_about_one_producer_are_merged_through_the_real_execution_api(dags, monkeypatch) -> None:
-    """Sensors of 96 different hours (some done, some failed, some missing, some runs with hand-picked ids) and of
-    four days: a few merged requests through the triggerer's comms, each answer what its own request returns."""
+    """Sensors of two tables of one DAG for 96 different hours (some done, some failed, some missing, some runs
+    with hand-picked ids) and of four days: a few merged requests through the triggerer's comms, each answer
+    what its own request returns."""
     from airflow.sdk.execution_time.comms import GetTaskStates
     from airflow.sdk.execution_time.request_handlers import handle_get_task_states
     from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
@@ -336,12 +337,14 @@ def test_different_questions_about_one_producer_are_merged_through_the_real_exec
     seed("payments_hourly", [t for i, t in enumerate(ticks) if i % 4 == 2], task_states={"load_transactions": "failed"})
     mesh = configured_mesh()
 
-    def question(period: Period) -> list[datetime]:
-        (req,) = requirements_for(mesh, ["payments.transactions"], period)
-        return req.logical_dates()
+    def question(table: str, period: Period) -> tuple[str, list[datetime]]:
+        (req,) = requirements_for(mesh, [table], period)
+        return req.task_id, req.logical_dates()
 
-    questions = [question(Period(t - timedelta(hours=1), t)) for t in ticks] + \
-                [question(Period(start + timedelta(days=i), start + timedelta(days=i + 1))) for i in range(4)]
+    questions = [question(table, Period(t - timedelta(hours=1), t))
+                 for table in ("payments.transactions", "payments.refunds") for t in ticks] + \
+                [question("payments.transactions", Period(start + timedelta(days=i), start + timedelta(days=i + 1)))
+                 for i in range(4)]
     done, failed = ticks[0], ticks[2]
     sensors = [[r.to_json() for r in requirements_for(mesh, ["payments.transactions"], Period(t - timedelta(hours=1), t))]
                for t in (done, failed)]
@@ -350,7 +353,7 @@ def test_different_questions_about_one_producer_are_merged_through_the_real_exec
         writer = await triggerer_comms(runner_end, monkeypatch)
         reader = state_reader()
         answers = await asyncio.wait_for(asyncio.gather(
-            *(reader.states("payments_hourly", "load_transactions", q, max_age=0) for q in questions)), timeout=120)
+            *(reader.states("payments_hourly", task, q, max_age=0) for task, q in questions)), timeout=120)
         calls = reader.calls
         events = await asyncio.wait_for(asyncio.gather(
             *(anext(TableCoverageTrigger(s, poke_interval=3600).run()) for s in sensors)), timeout=120)
@@ -360,12 +363,13 @@ def test_different_questions_about_one_producer_are_merged_through_the_real_exec
     with triggerer_supervisor() as (runner_end, asked):
         answers, calls, merged, events = asyncio.run(scenario(runner_end))
     client = InProcessTestSupervisor._api_client()
-    alone = [handle_get_task_states(client, GetTaskStates(dag_id="payments_hourly", task_ids=["load_transactions"],
-                                                          logical_dates=q))[0].task_states for q in questions]
+    alone = [handle_get_task_states(client, GetTaskStates(dag_id="payments_hourly", task_ids=[task],
+                                                          logical_dates=q))[0].task_states for task, q in questions]
     assert answers == alone
     assert sum(len(a) for a in answers[:96]) == 72 and "rerun-by-hand-1" in answers[1]
+    assert {s for a in answers[96:192] for tasks in a.values() for s in tasks.values()} == {"success"}  # refunds
     assert merged == 1 and calls == merged_questions.code_for(96).calls < len(questions)
-    assert len(asked) == calls
+    assert len(asked) == calls and {tuple(m.task_ids) for m in asked} == {("load_refunds", "load_transactions")}
     assert [e.payload["status"] for e in events] == ["success", "failed"]
     assert "team payments" in events[1].payload["message"]
 

@@ -49,7 +49,7 @@ def test_every_question_gets_what_its_own_call_would_answer(case) -> None:
     by_date = mq.split_answers(dates, [ask(runs, call) for call in mq.merged_calls(dates)])
     assert by_date is not None
     for q in questions:
-        assert mq.answer_for(q, by_date) == ask(runs, q)
+        assert mq.answer_for(("t", q), by_date) == ask(runs, q)
 
 
 @pytest.mark.parametrize("m", [1, 2, 3, 24, 100, 720, 999, 1000])
@@ -62,13 +62,15 @@ def test_codes_give_each_date_its_own_word_of_one_weight_within_the_call_limit(m
 
 
 def test_720_hourly_questions_take_18_calls_and_two_questions_are_asked_alone() -> None:
-    hourly = [(hour(i),) for i in range(720)]
-    assert mq.worth_merging(hourly) and len(mq.merged_calls([q[0] for q in hourly])) == 18
+    hourly = [("t", (hour(i),)) for i in range(720)]
+    assert mq.worth_merging(hourly) and len(mq.merged_calls([q[1][0] for q in hourly])) == 18
     assert not mq.worth_merging(hourly[:2])
     # 30 daily questions (24 dates each): 30 small calls cost less than 18 calls of 120 dates
-    daily = [tuple(hour(24 * day + h) for h in range(24)) for day in range(30)]
+    daily = [("t", tuple(hour(24 * day + h) for h in range(24))) for day in range(30)]
     assert not mq.worth_merging(daily)
-    assert not mq.worth_merging([(hour(i),) for i in range(mq.MAX_MERGED_DATES + 1)])
+    assert not mq.worth_merging([("t", (hour(i),)) for i in range(mq.MAX_MERGED_DATES + 1)])
+    # three tables of one DAG, same hour: one call instead of three
+    assert mq.worth_merging([(task, (hour(0),)) for task in ("a", "b", "c")]) and mq.code_for(1).calls == 1
 
 
 @pytest.mark.parametrize("change", ["created", "deleted"])
@@ -93,7 +95,7 @@ def test_a_run_created_or_deleted_between_the_calls_never_gives_a_wrong_answer(c
         right += 1
         # a consistent answer: every call of the moving date's word saw the same side of the change
         seen = after if min(word) >= moment else before
-        assert [mq.answer_for(q, by_date) for q in questions] == [ask(seen, q) for q in questions]
+        assert [mq.answer_for(("t", q), by_date) for q in questions] == [ask(seen, q) for q in questions]
     assert refused == max(word) - min(word) and right == len(calls) + 1 - refused
 
 
@@ -111,10 +113,19 @@ def test_a_state_that_changes_between_calls_is_taken_from_the_last_call() -> Non
 
 
 def test_groups_cover_every_question_once_and_stay_within_the_limit() -> None:
-    questions = [tuple(hour(7 * i + h) for h in range(24)) for i in range(200)]
+    questions = [(f"task_{i % 3}", tuple(hour(7 * i + h) for h in range(24))) for i in range(200)]
     groups = mq.group_questions(questions, max_dates=300)
     assert sorted(i for g in groups for i in g) == list(range(200))
-    assert all(len({d for i in g for d in questions[i]}) <= 300 for g in groups) and len(groups) > 1
+    assert all(len({d for i in g for d in questions[i][1]}) <= 300 for g in groups) and len(groups) > 1
+
+
+def test_a_task_and_a_mapped_task_whose_answer_keys_could_clash_are_never_grouped() -> None:
+    questions = [("load", (hour(0),)), ("load_1", (hour(0),)), ("load_x", (hour(0),)), ("other", (hour(0),))]
+    groups = mq.group_questions(questions)
+    assert not any({0, 1} <= set(g) for g in groups) and sorted(i for g in groups for i in g) == [0, 1, 2, 3]
+    by_date = {hour(0): {"r": {"load_0": "success", "load_1": "failed", "load_x": "running", "other": None}}}
+    assert mq.answer_for(("load", [hour(0)]), by_date) == {"r": {"load_0": "success", "load_1": "failed"}}
+    assert mq.answer_for(("other", [hour(0)]), by_date) == {"r": {"other": None}}
 
 
 def test_answers_in_the_wrong_number_are_refused_loudly() -> None:

@@ -27,13 +27,13 @@ def asked(monkeypatch):
     """Replace the Execution API call with a recorder that answers after the loop turns a few times."""
     calls: list[tuple[str, str, tuple]] = []
 
-    async def fake_ask(dag_id, task_id, dates):
-        calls.append((dag_id, task_id, tuple(dates)))
+    async def fake_ask(dag_id, task_ids, dates):
+        calls.append((dag_id, tuple(task_ids), tuple(dates)))
         for _ in range(3):
             await asyncio.sleep(0)
         if dag_id == "broken":
             raise RuntimeError("Execution API said no")
-        return {f"scheduled__{d.isoformat()}": {task_id: "success"} for d in dates}
+        return {f"scheduled__{d.isoformat()}": dict.fromkeys(task_ids, "success") for d in dates}
 
     monkeypatch.setattr(state_reader, "_ask", fake_ask)
     return calls
@@ -93,7 +93,7 @@ def test_in_flight_calls_are_bounded(monkeypatch) -> None:
     """500 producers (nothing to merge): one call each, never more than MAX_IN_FLIGHT at once."""
     in_flight = peak = 0
 
-    async def fake_ask(dag_id, task_id, dates):
+    async def fake_ask(dag_id, task_ids, dates):
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
@@ -120,22 +120,39 @@ def test_pokes_are_jittered_widely_after_the_first_check_then_narrowly() -> None
 
 
 class FakeProducer:
-    """A producer's runs (run ids unrelated to their dates) answering calls as ``GetTaskStates`` does."""
+    """A producer DAG's runs (run ids unrelated to their dates) answering calls as ``GetTaskStates`` does.
+
+    Each run has task ``t``, task ``t2``, task ``m`` mapped over two indexes, and an unmapped task
+    ``m_1``, whose answer key is the same as the mapped ``m``'s index 1.
+    """
 
     def __init__(self, hours: int, every: int = 1) -> None:
-        self.runs = {D[0] + timedelta(hours=h): (f"by-hand-{h * 7919 % 1000}", "success" if h % 5 else "failed")
+        self.runs = {D[0] + timedelta(hours=h): (f"by-hand-{h * 7919 % 1000}", self.instances(h))
                      for h in range(hours) if h % every == 0}
         self.asked: list[tuple] = []
         self.answered = 0
         self.after_first_call = None
 
-    def answer(self, dates) -> dict:
-        return {self.runs[d][0]: {"t": self.runs[d][1]} for d in dates if d in self.runs}
+    @staticmethod
+    def instances(h: int) -> list[tuple[str, int, str | None]]:
+        return [("t", -1, "success" if h % 5 else "failed"), ("t2", -1, "running" if h % 3 else None),
+                ("m", 0, "success"), ("m", 1, "failed" if h % 7 == 0 else "success"), ("m_1", -1, "queued")]
 
-    async def ask(self, dag_id, task_id, dates):
-        self.asked.append(tuple(dates))
+    def answer(self, dates, task_ids=("t",)) -> dict:
+        """What ``GetTaskStates(task_ids=task_ids, logical_dates=dates)`` answers (keys as Airflow builds them)."""
+        out: dict = {}
+        for d in dates:
+            if d in self.runs:
+                run_id, tis = self.runs[d]
+                states = {(t if mi < 0 else f"{t}_{mi}"): st for t, mi, st in tis if t in task_ids}
+                if states:
+                    out[run_id] = states
+        return out
+
+    async def ask(self, dag_id, task_ids, dates):
+        self.asked.append((tuple(task_ids), tuple(dates)))
         await asyncio.sleep(0)
-        answer = self.answer(dates)
+        answer = self.answer(dates, task_ids)
         self.answered += 1
         if self.answered == 1 and self.after_first_call:
             self.after_first_call()   # runs change after the first answer, before the others
@@ -145,23 +162,41 @@ class FakeProducer:
 def test_different_questions_about_one_producer_are_merged_and_each_gets_its_own_answer(monkeypatch) -> None:
     producer = FakeProducer(hours=720, every=2)
     monkeypatch.setattr(state_reader, "_ask", producer.ask)
-    questions = [[D[0] + timedelta(hours=h)] for h in range(720)] + \
-                [[D[0] + timedelta(hours=24 * day + h) for h in range(24)] for day in range(30)]
+    questions = [("t", [D[0] + timedelta(hours=h)]) for h in range(720)] + \
+                [("t", [D[0] + timedelta(hours=24 * day + h) for h in range(24)]) for day in range(30)] + \
+                [("t2", [D[0] + timedelta(hours=h)]) for h in range(0, 720, 7)] + \
+                [("m", [D[0] + timedelta(hours=h)]) for h in range(0, 720, 11)]
 
     async def scenario():
         reader = SharedStateReader()
-        answers = await asyncio.gather(*(reader.states("p", "t", q, max_age=0) for q in questions))
+        answers = await asyncio.gather(*(reader.states("p", task, q, max_age=0) for task, q in questions))
         return reader, answers
 
     reader, answers = run(scenario())
     assert reader.merged == 1 and reader.calls == len(producer.asked) == 18
-    assert answers == [producer.answer(q) for q in questions]
+    assert {tasks for tasks, _ in producer.asked} == {("m", "t", "t2")}
+    assert answers == [producer.answer(q, [task]) for task, q in questions]
     assert sum(len(a) for a in answers[:720]) == 360   # half the hours have a run
+    assert all(set(a[r]) == {"m_0", "m_1"} for a in answers[-66:] for r in a)   # mapped: both indexes, not task m_1
+
+
+def test_tasks_whose_answers_would_clash_do_not_share_calls(monkeypatch) -> None:
+    producer = FakeProducer(hours=100)
+    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+    questions = [(task, [D[0] + timedelta(hours=h)]) for task in ("m", "m_1") for h in range(100)]
+
+    async def scenario():
+        reader = SharedStateReader()
+        return reader, await asyncio.gather(*(reader.states("p", task, q, max_age=0) for task, q in questions))
+
+    reader, answers = run(scenario())
+    assert reader.merged == 2 and {tasks for tasks, _ in producer.asked} == {("m",), ("m_1",)}
+    assert answers == [producer.answer(q, [task]) for task, q in questions]
 
 
 def test_runs_created_during_merged_calls_make_each_question_be_asked_alone(monkeypatch) -> None:
     producer = FakeProducer(hours=100, every=2)
-    late = {D[0] + timedelta(hours=h): (f"late-{h}", "running") for h in range(1, 100, 2)}
+    late = {D[0] + timedelta(hours=h): (f"late-{h}", FakeProducer.instances(h)) for h in range(1, 100, 2)}
     producer.after_first_call = lambda: producer.runs.update(late)
     monkeypatch.setattr(state_reader, "_ask", producer.ask)
     questions = [[D[0] + timedelta(hours=h)] for h in range(100)]
@@ -172,13 +207,14 @@ def test_runs_created_during_merged_calls_make_each_question_be_asked_alone(monk
 
     reader, answers = run(scenario())
     merged_calls = len(producer.asked) - 100
-    assert reader.merged == 0 and merged_calls > 1 and sorted(producer.asked[merged_calls:]) == sorted(map(tuple, questions))
+    assert reader.merged == 0 and merged_calls > 1
+    assert sorted(producer.asked[merged_calls:]) == sorted((("t",), tuple(q)) for q in questions)
     assert answers == [producer.answer(q) for q in questions]   # as of after the change: every hour has a run
     assert all(len(a) == 1 for a in answers)
 
 
 def test_a_failed_merged_call_fails_every_question_it_carried(monkeypatch) -> None:
-    async def broken(dag_id, task_id, dates):
+    async def broken(dag_id, task_ids, dates):
         await asyncio.sleep(0)
         raise RuntimeError("Execution API said no")
 
@@ -206,6 +242,6 @@ def test_questions_asked_while_a_producers_calls_are_answered_go_together_in_the
         return reader, [await first, *await asyncio.gather(*later)]
 
     reader, answers = run(scenario())
-    assert producer.asked[0] == tuple(D[:1]) and reader.merged == 1
+    assert producer.asked[0] == (("t",), tuple(D[:1])) and reader.merged == 1
     assert reader.calls == 1 + state_reader.merged_questions.code_for(199).calls
     assert answers == [producer.answer([D[0] + timedelta(hours=h)]) for h in range(200)]
