@@ -14,10 +14,15 @@ calls of ``d``'s word, and that set of calls names its date. ``(k, w)`` is chose
 dates take 18 calls of ~120 dates each. Questions about several tasks of one DAG share the calls
 (``task_ids`` lists them all); each question keeps its own task's states (:func:`answer_for`).
 
+What a split answer is *not*: one moment. Each date is read by its own calls, so a question's
+runs may be read at different moments (run A before a clear, run B after it finished). A merged
+answer can say "still waiting"; a verdict that ends a wait must rest on one read (the trigger
+confirms it: :meth:`airflow_mesh.triggers.state_reader.SharedStateReader.all_succeeded`).
+
 Runs that change while the calls are answered: a run (or its task instance) created or deleted
 between two calls is missing from some calls of its word; it then shows fewer than ``w`` calls, which
 is no word, and :func:`split_answers` refuses the split (the caller asks each question alone). A
-state that changes between two calls is taken from the last call. Not detected: a run deleted and
+state that changes between two calls is taken from the highest-numbered call. Not detected: a run deleted and
 another with the *same run id* created at another date of the batch within the milliseconds of one
 check; Airflow never reuses a run id itself.
 
@@ -85,12 +90,17 @@ Question = tuple[str, Sequence[datetime]]
 
 
 def worth_merging(questions: Sequence[Question]) -> bool:
-    """Whether one merged set of calls costs less than one call per question (and fits in the limit)."""
+    """Whether one merged set of calls costs less than one call per question (and fits in the limit).
+
+    A merged call asks every task of the group for every date it carries, so each date costs once
+    per task.
+    """
     union = {d for _, dates in questions for d in dates}
     if len(questions) < 2 or len(union) > MAX_MERGED_DATES:
         return False
     code = code_for(len(union))
-    merged = _cost(code.calls, sum(len(w) for w in code.words))
+    tasks = len({task for task, _ in questions})
+    merged = _cost(code.calls, sum(len(w) for w in code.words) * tasks)
     alone = _cost(len(questions), sum(len(dates) for _, dates in questions))
     return merged < alone
 

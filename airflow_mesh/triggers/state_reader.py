@@ -11,8 +11,12 @@ The reader keeps that number small:
   for the tasks of one ``dag_id`` go out as a few calls that are told apart by which calls
   return a run (:mod:`airflow_mesh.core.merged_questions`): 720 sensors waiting for 720 different
   hours take 18 calls; sensors of three tables of one DAG, same hour, one call. If runs changed
-  during those calls, each question is asked alone. Questions queue while their DAG's previous
-  calls are answered, so the busier the triggerer, the more each set of calls carries.
+  during those calls, or a call failed, each question is asked alone. Questions queue while their
+  DAG's previous calls are answered, so the busier the triggerer, the more each set carries.
+* **A merged answer is read over several calls**, so it may mix moments: it is good enough to keep
+  waiting, not to end a wait. A sensor whose merged answers say "done" confirms with
+  :meth:`SharedStateReader.all_succeeded` (one ``GetTICount`` for the union of many sensors'
+  dates: one moment); "failed", or a confirmation that does not hold, is re-read alone.
 * **No thread per check**: in the triggerer the Task SDK's comms have an async ``asend``; all
   calls are in flight at once on the event loop, at most :data:`MAX_IN_FLIGHT`. Only where the
   comms have no ``asend`` (``dag.test()``'s in-process comms) does a call run in a thread.
@@ -23,7 +27,10 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from datetime import UTC, datetime
+from functools import partial
+from typing import Generic, NamedTuple, TypeVar
 
 from asgiref.sync import sync_to_async
 
@@ -35,7 +42,16 @@ SHARE_SECONDS = 5.0
 #: Most Execution API requests one triggerer has in flight for table sensors at once.
 MAX_IN_FLIGHT = 64
 
-Question = tuple[str, tuple[datetime, ...]]  # (task_id, logical dates)
+Dates = tuple[datetime, ...]
+Question = tuple[str, Dates]  # (task_id, logical dates in UTC)
+K = TypeVar("K", bound=Hashable)
+Q = TypeVar("Q", bound=Hashable)
+R = TypeVar("R")
+
+
+class Answer(NamedTuple):
+    states: States
+    merged: bool  # read over several calls: may mix moments (see the module docstring)
 
 
 def fetch_task_states(dag_id: str, task_id: str, logical_dates: list) -> States:
@@ -49,12 +65,24 @@ def _fetch_many(dag_id: str, task_ids: list[str], logical_dates: list) -> States
     return RuntimeTaskInstance.get_task_states(dag_id=dag_id, task_ids=task_ids, logical_dates=logical_dates)
 
 
-async def _ask(dag_id: str, task_ids: list[str], logical_dates: list[datetime]) -> States:
-    """One ``GetTaskStates``: awaited on the supervisor comms when they can (the triggerer), else in a thread."""
+def _count_succeeded(dag_id: str, task_id: str, logical_dates: list) -> int:
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    return RuntimeTaskInstance.get_ti_count(dag_id=dag_id, map_index=-1, task_ids=[task_id],
+                                            logical_dates=logical_dates, states=["success"])
+
+
+def _async_comms():
     from airflow.sdk.execution_time import task_runner
 
     comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
-    if comms is not None and hasattr(comms, "asend"):
+    return comms if comms is not None and hasattr(comms, "asend") else None
+
+
+async def _ask(dag_id: str, task_ids: list[str], logical_dates: list[datetime]) -> States:
+    """One ``GetTaskStates``: awaited on the supervisor comms when they can (the triggerer), else in a thread."""
+    comms = _async_comms()
+    if comms is not None:
         from airflow.sdk.execution_time.comms import GetTaskStates
 
         response = await comms.asend(GetTaskStates(dag_id=dag_id, task_ids=task_ids, logical_dates=logical_dates))
@@ -63,14 +91,87 @@ async def _ask(dag_id: str, task_ids: list[str], logical_dates: list[datetime]) 
     return await sync_to_async(_fetch_many)(dag_id, task_ids, logical_dates)
 
 
+async def _count(dag_id: str, task_id: str, logical_dates: list[datetime]) -> int:
+    """One ``GetTICount``: how many runs at ``logical_dates`` have ``task_id`` (unmapped) in ``success``, now."""
+    comms = _async_comms()
+    if comms is not None:
+        from airflow.sdk.execution_time.comms import GetTICount
+
+        response = await comms.asend(GetTICount(dag_id=dag_id, map_index=-1, task_ids=[task_id],
+                                                logical_dates=logical_dates, states=["success"]))
+        return response.count
+    return await sync_to_async(_count_succeeded)(dag_id, task_id, logical_dates)
+
+
+def in_utc(logical_dates: Sequence[datetime]) -> Dates:
+    """The dates as UTC instants: two wall times of an autumn fold are two dates, and a naive date is refused."""
+    for d in logical_dates:
+        if d.tzinfo is None or d.utcoffset() is None:
+            raise ValueError(f"logical date {d.isoformat()} has no time zone: give an aware datetime")
+    return tuple(d.astimezone(UTC) for d in logical_dates)
+
+
+class Batches(Generic[K, Q, R]):
+    """Requests about one key wait while the key's previous batch is answered, then go together.
+
+    ``answer(key, requests)`` gives each distinct request its result or exception. Nothing hangs:
+    an exception in ``answer`` reaches every asker of the batch, and a drain cancelled from outside
+    cancels what it would have answered.
+    """
+
+    def __init__(self, answer: Callable[[K, list[Q]], Awaitable[dict[Q, R | Exception]]]) -> None:
+        self.answer = answer
+        self.queued: dict[K, list[tuple[Q, asyncio.Future]]] = {}
+        self.drains: dict[K, asyncio.Task] = {}
+
+    async def ask(self, key: K, request: Q) -> R:
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.queued.setdefault(key, []).append((request, future))
+        drain = self.drains.get(key)
+        if drain is None or drain.done():
+            drain = self.drains[key] = asyncio.create_task(self._drain(key))
+            drain.add_done_callback(partial(self._drained, key))
+        return await future
+
+    async def _drain(self, key: K) -> None:
+        while batch := self.queued.pop(key, []):
+            live = [(request, future) for request, future in batch if not future.done()]  # else: asker cancelled
+            if not live:
+                continue
+            try:
+                results = await self.answer(key, list(dict.fromkeys(request for request, _ in live)))
+            except asyncio.CancelledError:
+                for _, future in live:
+                    future.cancel()
+                raise
+            except Exception as err:  # a bug, not an API error (those are per request): every asker gets it
+                results = {request: err for request, _ in live}
+            for request, future in live:
+                if future.done():
+                    continue
+                result = results[request]
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                    future.exception()  # retrieved here; its asker gets it
+                else:
+                    future.set_result(result)
+
+    def _drained(self, key: K, task: asyncio.Task) -> None:
+        if self.drains.get(key) is task:
+            del self.drains[key]
+        if task.cancelled():  # e.g. before its first step: nobody would answer what is queued
+            for _, future in self.queued.pop(key, []):
+                future.cancel()
+
+
 class SharedStateReader:
     """Per event loop: bounded concurrency, identical questions shared, different ones merged."""
 
     def __init__(self) -> None:
         self.gate = asyncio.Semaphore(MAX_IN_FLIGHT)
         self.answers: dict[tuple, tuple[float, asyncio.Future]] = {}
-        self.queued: dict[str, list[tuple[Question, asyncio.Future]]] = {}
-        self.drains: dict[str, asyncio.Task] = {}
+        self.questions: Batches[str, Question, Answer] = Batches(self._answer_questions)
+        self.confirmations: Batches[tuple[str, str], Dates, bool] = Batches(self._confirm)
         self.calls = 0
         self.merged = 0  # sets of merged calls whose answers could be split
 
@@ -79,9 +180,21 @@ class SharedStateReader:
             for key in [k for k, (t, f) in self.answers.items() if f.done() and now - t > SHARE_SECONDS]:
                 del self.answers[key]
 
-    async def states(self, dag_id: str, task_id: str, logical_dates: list[datetime], max_age: float) -> States:
-        """The answer to ``GetTaskStates(dag_id, [task_id], logical_dates)``, at most ``max_age`` old if shared."""
-        key = (dag_id, task_id, tuple(logical_dates))
+    async def states(self, dag_id: str, task_id: str, logical_dates: Sequence[datetime], max_age: float,
+                     alone: bool = False) -> States:
+        """What ``GetTaskStates(dag_id, [task_id], logical_dates)`` answers (see :meth:`read`)."""
+        return (await self.read(dag_id, task_id, logical_dates, max_age, alone)).states
+
+    async def read(self, dag_id: str, task_id: str, logical_dates: Sequence[datetime], max_age: float,
+                   alone: bool = False) -> Answer:
+        """The states of ``task_id`` in the runs at ``logical_dates``, shared if at most ``max_age`` old.
+
+        ``alone``: asked in a call of its own (one moment), never merged with other questions.
+        """
+        dates = in_utc(logical_dates)
+        if not dates:
+            return Answer({}, merged=False)  # asking the API with no dates would mean "every run"
+        key = (dag_id, task_id, dates, alone)
         while True:
             now = time.monotonic()
             shared = self.answers.get(key)
@@ -98,7 +211,10 @@ class SharedStateReader:
         self._sweep(now)
         self.answers[key] = (now, future)
         try:
-            result = await self._queue(dag_id, (task_id, key[2]))
+            if alone:
+                result = Answer(await self._call(dag_id, [task_id], dates), merged=False)
+            else:
+                result = await self.questions.ask(dag_id, (task_id, dates))
         except Exception as err:
             self.answers.pop(key, None)
             future.set_exception(err)
@@ -112,67 +228,75 @@ class SharedStateReader:
         future.set_result(result)
         return result
 
-    async def _queue(self, producer: str, question: Question) -> States:
-        """Wait with the other questions about DAG ``producer`` for its next set of calls."""
-        answer: asyncio.Future = asyncio.get_running_loop().create_future()
-        self.queued.setdefault(producer, []).append((question, answer))
-        if producer not in self.drains:
-            self.drains[producer] = asyncio.create_task(self._drain(producer))
-        return await answer
+    async def all_succeeded(self, dag_id: str, task_id: str, logical_dates: Sequence[datetime]) -> bool:
+        """Whether, at one moment, every date has a run whose ``task_id`` (unmapped) is in ``success``.
 
-    async def _drain(self, producer: str) -> None:
-        """Answer the questions queued for DAG ``producer``, a batch at a time, until none is left."""
-        batch: list[tuple[Question, asyncio.Future]] = []
-        try:
-            while batch := self.queued.pop(producer, []):
-                await self._answer(producer, batch)
-        except BaseException:
-            for _, answer in batch + self.queued.pop(producer, []):
-                answer.cancel()
-            raise
-        finally:
-            del self.drains[producer]
+        Confirmations for one producer task go together: one ``GetTICount`` over the union of their
+        dates. Airflow keeps one run per date and one task instance per run and map index, so a
+        count equal to the number of dates means every one succeeded, in one SQL statement. Else
+        each asks for its own dates.
+        """
+        dates = in_utc(logical_dates)
+        return not dates or await self.confirmations.ask((dag_id, task_id), dates)
 
-    async def _answer(self, producer: str, batch: list[tuple[Question, asyncio.Future]]) -> None:
-        questions = list(dict.fromkeys(q for q, answer in batch if not answer.done()))
+    async def _answer_questions(self, dag_id: str, questions: list[Question]) -> dict[Question, Answer | Exception]:
         groups = merged_questions.group_questions(questions)
-        results: dict[Question, States | Exception] = {}
-        for part in await asyncio.gather(*(self._answer_group(producer, [questions[i] for i in g]) for g in groups)):
+        results: dict[Question, Answer | Exception] = {}
+        for part in await asyncio.gather(*(self._answer_group(dag_id, [questions[i] for i in g]) for g in groups)):
             results.update(part)
-        for question, answer in batch:
-            if answer.done():
-                continue  # its asker was cancelled
-            result = results[question]
-            if isinstance(result, Exception):
-                answer.set_exception(result)
-                answer.exception()  # retrieved here; its asker gets it
-            else:
-                answer.set_result(result)
+        return results
 
-    async def _answer_group(self, producer: str, questions: list[Question]) -> dict[Question, States | Exception]:
+    async def _answer_group(self, dag_id: str, questions: list[Question]) -> dict[Question, Answer | Exception]:
         if merged_questions.worth_merging(questions):
             dates = sorted({d for _, q in questions for d in q})
             tasks = sorted({task for task, _ in questions})
             try:
-                answers = await asyncio.gather(*(self._call(producer, tasks, c)
+                answers = await asyncio.gather(*(self._call(dag_id, tasks, c)
                                                  for c in merged_questions.merged_calls(dates)))
-            except Exception as err:
-                return dict.fromkeys(questions, err)
-            by_date = merged_questions.split_answers(dates, answers)
+            except Exception:  # noqa: BLE001 - one failed call must not fail every sensor: ask each alone
+                answers = None
+            by_date = merged_questions.split_answers(dates, answers) if answers is not None else None
             if by_date is not None:
                 self.merged += 1
-                return {q: merged_questions.answer_for(q, by_date) for q in questions}
-        alone = await asyncio.gather(*(self._call(producer, [task], dates) for task, dates in questions),
+                return {q: Answer(merged_questions.answer_for(q, by_date), merged=True) for q in questions}
+        alone = await asyncio.gather(*(self._call(dag_id, [task], dates) for task, dates in questions),
                                      return_exceptions=True)
-        for result in alone:
+        results: dict[Question, Answer | Exception] = {}
+        for question, result in zip(questions, alone, strict=True):
             if isinstance(result, BaseException) and not isinstance(result, Exception):
                 raise result
-        return dict(zip(questions, alone, strict=True))  # type: ignore[arg-type]
+            results[question] = result if isinstance(result, Exception) else Answer(result, merged=False)
+        return results
 
-    async def _call(self, producer: str, task_ids: list[str], dates: list[datetime] | tuple[datetime, ...]) -> States:
+    async def _confirm(self, producer: tuple[str, str], requests: list[Dates]) -> dict[Dates, bool | Exception]:
+        dag_id, task_id = producer
+        results: dict[Dates, bool | Exception] = {}
+        for group in merged_questions.group_questions([(task_id, dates) for dates in requests]):
+            mine = [requests[i] for i in group]
+            union = sorted({d for dates in mine for d in dates})
+            try:
+                if len(mine) > 1 and await self._counted(dag_id, task_id, union) == len(union):
+                    results.update(dict.fromkeys(mine, True))
+                    continue
+            except Exception:  # noqa: BLE001, S110 - each asks for its own dates below
+                pass
+            counts = await asyncio.gather(*(self._counted(dag_id, task_id, list(dates)) for dates in mine),
+                                          return_exceptions=True)
+            for dates, count in zip(mine, counts, strict=True):
+                if isinstance(count, BaseException) and not isinstance(count, Exception):
+                    raise count
+                results[dates] = count if isinstance(count, Exception) else count == len(dates)
+        return results
+
+    async def _call(self, dag_id: str, task_ids: list[str], dates: Sequence[datetime]) -> States:
         async with self.gate:
             self.calls += 1
-            return await _ask(producer, task_ids, list(dates))
+            return await _ask(dag_id, task_ids, list(dates))
+
+    async def _counted(self, dag_id: str, task_id: str, dates: list[datetime]) -> int:
+        async with self.gate:
+            self.calls += 1
+            return await _count(dag_id, task_id, dates)
 
 
 _readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedStateReader] = weakref.WeakKeyDictionary()

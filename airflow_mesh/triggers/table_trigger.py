@@ -5,6 +5,7 @@ producer runs it needs every ``poke_interval`` seconds, through the triggerer's 
 :class:`~airflow_mesh.triggers.state_reader.SharedStateReader` (identical questions asked once,
 different questions about one producer merged into a few calls, bounded; see docs/sensors.md).
 All logical dates of a requirement go in one question (:func:`airflow_mesh.core.coverage.date_batches`).
+A verdict that ends the wait never rests on merged answers alone (:meth:`TableCoverageTrigger._check`).
 
 **Jitter**: after its first check a trigger sleeps ``poke_interval * U(0.5, 1.5)``, then
 ``poke_interval * U(0.9, 1.1)``, so sensors that deferred together do not poke in lockstep.
@@ -20,9 +21,9 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_mesh.core.coverage import DEFAULT_FAILED_STATES, Requirement, aevaluate
+from airflow_mesh.core.coverage import DEFAULT_FAILED_STATES, Requirement, aevaluate, date_batches
 from airflow_mesh.core.merged_questions import States
-from airflow_mesh.triggers.state_reader import SHARE_SECONDS, state_reader
+from airflow_mesh.triggers.state_reader import SHARE_SECONDS, SharedStateReader, state_reader
 
 #: Relative jitter of the steady poke interval (the first sleep spreads over +-50%).
 JITTER = 0.1
@@ -50,17 +51,43 @@ class TableCoverageTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         reqs = [Requirement.from_json(r) for r in self.requirements]
         reader = state_reader()
-        max_age = min(SHARE_SECONDS, self.poke_interval / 2)
-
-        async def fetch(dag_id: str, task_id: str, dates: list[datetime]) -> States:
-            return await reader.states(dag_id, task_id, dates, max_age)
-
         checks = 0
         while True:
-            status, message, _ = await aevaluate(reqs, fetch, self.failed_states)
+            status, message = await self._check(reqs, reader)
             checks += 1
             if status != "waiting":
                 yield TriggerEvent({"status": status, "message": message})
                 return
             self.log.info("%s", message)
             await asyncio.sleep(self._sleep_seconds(checks))
+
+    async def _check(self, reqs: list[Requirement], reader: SharedStateReader) -> tuple[str, str]:
+        """One check. A verdict that ends the wait rests on one read per requirement chunk, never on merged answers.
+
+        Merged answers (several calls, maybe several moments) are enough to keep waiting. "success"
+        from them is confirmed by :meth:`SharedStateReader.all_succeeded` (one count at one moment,
+        shared with other sensors); "failed", or a confirmation that does not hold, is read again
+        with one call per requirement chunk, as without merging.
+        """
+        max_age = min(SHARE_SECONDS, self.poke_interval / 2)
+        merged = False
+
+        async def fetch(dag_id: str, task_id: str, dates: list[datetime]) -> States:
+            nonlocal merged
+            answer = await reader.read(dag_id, task_id, dates, max_age)
+            merged |= answer.merged
+            return answer.states
+
+        async def fetch_alone(dag_id: str, task_id: str, dates: list[datetime]) -> States:
+            return await reader.states(dag_id, task_id, dates, max_age, alone=True)
+
+        status, message, _ = await aevaluate(reqs, fetch, self.failed_states)
+        if status == "waiting" or not merged:
+            return status, message
+        if status == "success":
+            confirmed = await asyncio.gather(*(reader.all_succeeded(r.dag_id, r.task_id, chunk)
+                                               for r in reqs for chunk in date_batches(r)))
+            if all(confirmed):
+                return status, message
+        status, message, _ = await aevaluate(reqs, fetch_alone, self.failed_states)
+        return status, message

@@ -239,8 +239,8 @@ def triggerer_supervisor():
     """
     import msgspec
     from airflow.jobs.triggerer_job_runner import ToTriggerSupervisor
-    from airflow.sdk.execution_time.comms import _RequestFrame, _ResponseFrame
-    from airflow.sdk.execution_time.request_handlers import handle_get_task_states
+    from airflow.sdk.execution_time.comms import GetTICount, _RequestFrame, _ResponseFrame
+    from airflow.sdk.execution_time.request_handlers import handle_get_task_states, handle_get_ti_count
     from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
     from pydantic import TypeAdapter
 
@@ -256,7 +256,8 @@ def triggerer_supervisor():
             frame = frames.decode(stream.read(int.from_bytes(head, "big")))
             msg = requests.validate_python(frame.body)
             asked.append(msg)
-            answer, _ = handle_get_task_states(client, msg)
+            handle = handle_get_ti_count if isinstance(msg, GetTICount) else handle_get_task_states
+            answer, _ = handle(client, msg)
             supervisor_end.sendall(_ResponseFrame(id=frame.id, body=answer.model_dump()).as_bytes())
 
     thread = threading.Thread(target=supervisor, daemon=True)
@@ -318,15 +319,15 @@ def test_different_questions_about_one_producer_are_merged_through_the_real_exec
     """Sensors of two tables of one DAG for 96 different hours (some done, some failed, some missing, some runs
     with hand-picked ids) and of four days: a few merged requests through the triggerer's comms, each answer
     what its own request returns."""
-    from airflow.sdk.execution_time.comms import GetTaskStates
+    from airflow.sdk.execution_time.comms import GetTaskStates, GetTICount
     from airflow.sdk.execution_time.request_handlers import handle_get_task_states
     from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
 
     from airflow_mesh.core import merged_questions
-    from airflow_mesh.core.coverage import requirements_for
+    from airflow_mesh.core.coverage import evaluate, requirements_for
     from airflow_mesh.core.intervals import Period
     from airflow_mesh.settings import configured_mesh
-    from airflow_mesh.triggers.state_reader import state_reader
+    from airflow_mesh.triggers.state_reader import SharedStateReader, state_reader
     from airflow_mesh.triggers.table_trigger import TableCoverageTrigger
 
     start = d(2026, 7, 20)
@@ -348,6 +349,7 @@ def test_different_questions_about_one_producer_are_merged_through_the_real_exec
     done, failed = ticks[0], ticks[2]
     sensors = [[r.to_json() for r in requirements_for(mesh, ["payments.transactions"], Period(t - timedelta(hours=1), t))]
                for t in (done, failed)]
+    hourly = [requirements_for(mesh, ["payments.transactions"], Period(t - timedelta(hours=1), t)) for t in ticks]
 
     async def scenario(runner_end):
         writer = await triggerer_comms(runner_end, monkeypatch)
@@ -357,11 +359,14 @@ def test_different_questions_about_one_producer_are_merged_through_the_real_exec
         calls = reader.calls
         events = await asyncio.wait_for(asyncio.gather(
             *(anext(TableCoverageTrigger(s, poke_interval=3600).run()) for s in sensors)), timeout=120)
+        fresh = SharedStateReader()   # 96 sensors' checks together: merged reads, then confirmed verdicts
+        checker = TableCoverageTrigger([], poke_interval=3600)
+        verdicts = await asyncio.wait_for(asyncio.gather(*(checker._check(reqs, fresh) for reqs in hourly)), timeout=120)
         writer.close()
-        return answers, calls, reader.merged, events
+        return answers, calls, reader.merged, events, verdicts, fresh.merged
 
     with triggerer_supervisor() as (runner_end, asked):
-        answers, calls, merged, events = asyncio.run(scenario(runner_end))
+        answers, calls, merged, events, verdicts, merged_again = asyncio.run(scenario(runner_end))
     client = InProcessTestSupervisor._api_client()
     alone = [handle_get_task_states(client, GetTaskStates(dag_id="payments_hourly", task_ids=[task],
                                                           logical_dates=q))[0].task_states for task, q in questions]
@@ -369,9 +374,19 @@ def test_different_questions_about_one_producer_are_merged_through_the_real_exec
     assert sum(len(a) for a in answers[:96]) == 72 and "rerun-by-hand-1" in answers[1]
     assert {s for a in answers[96:192] for tasks in a.values() for s in tasks.values()} == {"success"}  # refunds
     assert merged == 1 and calls == merged_questions.code_for(96).calls < len(questions)
-    assert len(asked) == calls and {tuple(m.task_ids) for m in asked} == {("load_refunds", "load_transactions")}
+    assert {tuple(m.task_ids) for m in asked[:calls]} == {("load_refunds", "load_transactions")}
     assert [e.payload["status"] for e in events] == ["success", "failed"]
     assert "team payments" in events[1].payload["message"]
+    # The verdicts of merged checks are those of one call per sensor (the sync path, poke mode's).
+    def own_call(dag_id: str, task_id: str, dates: list[datetime]) -> dict:
+        return handle_get_task_states(client, GetTaskStates(dag_id=dag_id, task_ids=[task_id], logical_dates=dates))[0].task_states
+
+    alone_verdicts = [evaluate(reqs, own_call)[:2] for reqs in hourly]
+    assert verdicts == alone_verdicts and merged_again == 1
+    assert [v[0] for v in verdicts[:4]] == ["success", "success", "failed", "waiting"]
+    counts = [m for m in asked if isinstance(m, GetTICount)]
+    assert counts and all(m.map_index == -1 and m.states == ["success"] for m in counts)
+    assert len(counts) < 48   # 48 successes confirmed together, not one count each
 
 
 def test_reading_another_teams_private_table_fails_at_parse_time(tmp_path: Path) -> None:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import airflow.sdk  # noqa: F401  (Airflow first: its start-up loads the mesh policy)
 import pytest
 
+from airflow_mesh.core import merged_questions
+from airflow_mesh.core.coverage import Requirement
 from airflow_mesh.triggers import state_reader
 from airflow_mesh.triggers.state_reader import SharedStateReader
 from airflow_mesh.triggers.table_trigger import TableCoverageTrigger
@@ -213,7 +218,7 @@ def test_runs_created_during_merged_calls_make_each_question_be_asked_alone(monk
     assert all(len(a) == 1 for a in answers)
 
 
-def test_a_failed_merged_call_fails_every_question_it_carried(monkeypatch) -> None:
+def test_an_api_that_keeps_failing_fails_every_question_each_after_its_own_call(monkeypatch) -> None:
     async def broken(dag_id, task_ids, dates):
         await asyncio.sleep(0)
         raise RuntimeError("Execution API said no")
@@ -245,3 +250,167 @@ def test_questions_asked_while_a_producers_calls_are_answered_go_together_in_the
     assert producer.asked[0] == (("t",), tuple(D[:1])) and reader.merged == 1
     assert reader.calls == 1 + state_reader.merged_questions.code_for(199).calls
     assert answers == [producer.answer([D[0] + timedelta(hours=h)]) for h in range(200)]
+
+
+def test_one_failed_merged_call_makes_each_question_be_asked_alone_and_none_fails(monkeypatch) -> None:
+    producer = FakeProducer(hours=100)
+    real_ask = producer.ask
+
+    async def flaky(dag_id, task_ids, dates):
+        if len(dates) > 1 and not getattr(flaky, "failed", False):
+            flaky.failed = True
+            raise RuntimeError("503 from the API server")
+        return await real_ask(dag_id, task_ids, dates)
+
+    monkeypatch.setattr(state_reader, "_ask", flaky)
+
+    async def scenario():
+        reader = SharedStateReader()
+        return reader, await asyncio.gather(*(reader.states("p", "t", [D[0] + timedelta(hours=h)], max_age=0)
+                                              for h in range(100)))
+
+    reader, answers = run(scenario())
+    assert flaky.failed and reader.merged == 0
+    assert answers == [producer.answer([D[0] + timedelta(hours=h)]) for h in range(100)]
+
+
+def test_a_bad_question_fails_alone_and_leaves_no_unretrieved_exception(monkeypatch) -> None:
+    producer = FakeProducer(hours=50)
+    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+    unhandled: list[str] = []
+
+    async def scenario():
+        asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: unhandled.append(ctx["message"]))
+        reader = SharedStateReader()
+        good = [reader.states("p", "t", [D[0] + timedelta(hours=h)], max_age=0) for h in range(50)]
+        naive = reader.states("p", "t", [datetime(2026, 10, 1)], max_age=0)
+        out = await asyncio.gather(*good, naive, return_exceptions=True)
+        gc.collect()
+        await asyncio.sleep(0)
+        return out
+
+    out = run(scenario())
+    assert out[:50] == [producer.answer([D[0] + timedelta(hours=h)]) for h in range(50)]
+    assert isinstance(out[50], ValueError) and "has no time zone" in str(out[50]) and unhandled == []
+
+
+def test_the_two_instants_of_an_autumn_fold_are_two_dates(monkeypatch) -> None:
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    second = first.replace(fold=1)
+    runs = {first.astimezone(UTC): "run-0030", second.astimezone(UTC): "run-0130"}
+
+    async def ask(dag_id, task_ids, dates):
+        await asyncio.sleep(0)
+        return {runs[d]: {"t": "success"} for d in dates if d in runs}
+
+    monkeypatch.setattr(state_reader, "_ask", ask)
+    others = [[datetime(2026, 10, 24, h, tzinfo=UTC)] for h in range(20)]   # enough to be merged
+
+    async def scenario():
+        reader = SharedStateReader()
+        return reader, await asyncio.gather(*(reader.states("p", "t", q, max_age=0) for q in [[first], [second], *others]))
+
+    reader, answers = run(scenario())
+    assert reader.merged == 1 and answers[:2] == [{"run-0030": {"t": "success"}}, {"run-0130": {"t": "success"}}]
+
+
+def test_a_drain_cancelled_from_outside_leaves_no_asker_waiting_forever(monkeypatch) -> None:
+    producer = FakeProducer(hours=5)
+    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+
+    async def scenario():
+        reader = SharedStateReader()
+        asker = asyncio.ensure_future(reader.states("p", "t", D[:1], max_age=0))
+        await asyncio.sleep(0)
+        reader.questions.drains["p"].cancel()
+        later = asyncio.ensure_future(reader.states("p", "t", D[1:2], max_age=0))
+        done, _ = await asyncio.wait([asker, later], timeout=30)   # a bound, not a synchronization
+        again = await reader.states("p", "t", D[2:3], max_age=0)
+        return len(done), again
+
+    finished, again = run(scenario())
+    assert finished == 2 and again == producer.answer(D[2:3])
+
+
+def test_many_tasks_of_one_dag_over_different_hours_are_asked_alone_not_merged() -> None:
+    from airflow_mesh.core import merged_questions
+
+    questions = [(f"task_{t}", (D[0] + timedelta(hours=8 * t + h),)) for t in range(100) for h in range(8)]
+    assert not merged_questions.worth_merging(questions)   # 18 calls x 100 tasks would return 270x the rows
+
+
+def hourly_requirement(first: datetime, last: datetime) -> Requirement:
+    return Requirement(table="p.t", team="p", contact="Ana", dag_id="p", task_id="t", schedule="@hourly",
+                       period_start=first - timedelta(hours=1), period_end=last, first=first, last=last)
+
+
+def test_a_verdict_never_rests_on_merged_answers_read_at_different_moments(monkeypatch) -> None:
+    """Run A is cleared and run B finishes between the merged calls that read them: merged, both look done.
+
+    At no moment were both done, so the sensor of [A, B] keeps waiting; the sensors of single hours finish."""
+    hours = [D[0] + timedelta(hours=h) for h in range(100)]
+    code, calls = merged_questions.code_for(len(hours)), merged_questions.merged_calls(hours)
+    last = {d: max(w) for d, w in zip(hours, code.words, strict=True)}
+    a, b = next((x, y) for x, y in itertools.pairwise(hours) if last[x] < last[y])
+    state = {d: (f"run-{i}", "running" if d == b else "success") for i, d in enumerate(hours)}
+    at_call = {tuple(c): j for j, c in enumerate(calls)}
+    supervisor = asyncio.Lock()   # one request at a time, as the triggerer's supervisor answers
+
+    async def ask(dag_id, task_ids, dates):
+        async with supervisor:
+            await asyncio.sleep(0)
+            answer = {state[d][0]: {"t": state[d][1]} for d in dates if d in state}
+            if at_call.get(tuple(dates)) == last[a]:   # one transaction: A cleared, B succeeded
+                state[a], state[b] = (state[a][0], "running"), (state[b][0], "success")
+            return answer
+
+    async def count(dag_id, task_id, dates):
+        async with supervisor:
+            await asyncio.sleep(0)
+            return sum(1 for d in dates if d in state and state[d][1] == "success")
+
+    monkeypatch.setattr(state_reader, "_ask", ask)
+    monkeypatch.setattr(state_reader, "_count", count)
+    single = [[hourly_requirement(h, h)] for h in hours if h not in (a, b)]
+
+    async def scenario():
+        reader = SharedStateReader()
+        merged_view, *_ = await asyncio.gather(   # what the merged calls alone say
+            reader.states("p", "t", [a, b], max_age=0),
+            *(reader.states("p", "t", [h], max_age=0) for h in hours if h not in (a, b)))
+        state[a], state[b] = (state[a][0], "success"), (state[b][0], "running")
+        reader = SharedStateReader()
+        trigger = TableCoverageTrigger([], poke_interval=3600)
+        verdicts = await asyncio.gather(trigger._check([hourly_requirement(a, b)], reader),
+                                        *(trigger._check(reqs, reader) for reqs in single))
+        return merged_view, reader, verdicts
+
+    merged_view, reader, verdicts = run(scenario())
+    assert sorted(s["t"] for s in merged_view.values()) == ["success", "success"]   # the mixed read
+    assert reader.merged == 1 and verdicts[0][0] == "waiting" and "1 of 2" in verdicts[0][1]
+    assert [v[0] for v in verdicts[1:]] == ["success"] * 98
+
+
+def test_successes_from_merged_answers_are_confirmed_together_by_one_count(monkeypatch) -> None:
+    producer = FakeProducer(hours=100)
+    for h in range(100):   # every hour done
+        producer.runs[D[0] + timedelta(hours=h)] = (f"r{h}", [("t", -1, "success")])
+    counted: list[int] = []
+
+    async def count(dag_id, task_id, dates):
+        counted.append(len(dates))
+        await asyncio.sleep(0)
+        return sum(1 for d in dates if producer.answer([d]))
+
+    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+    monkeypatch.setattr(state_reader, "_count", count)
+
+    async def scenario():
+        reader = SharedStateReader()
+        trigger = TableCoverageTrigger([], poke_interval=3600)
+        hours = [D[0] + timedelta(hours=h) for h in range(100)]
+        return reader, await asyncio.gather(*(trigger._check([hourly_requirement(h, h)], reader) for h in hours))
+
+    reader, verdicts = run(scenario())
+    assert [v[0] for v in verdicts] == ["success"] * 100 and reader.merged == 1
+    assert sum(counted) == 100 and len(counted) <= 3   # one count over many sensors' hours, not one each
