@@ -15,7 +15,7 @@ The reader keeps that number small:
   DAG's previous calls are answered, so the busier the triggerer, the more each set carries.
 * **A merged answer is read over several calls**, so it may mix moments: it is good enough to keep
   waiting, not to end a wait. A sensor whose merged answers say "done" confirms with
-  :meth:`SharedStateReader.all_succeeded` (one ``GetTICount`` for the union of many sensors'
+  :meth:`SharedStateReader.all_succeeded` (one ``GetTaskStates`` for the union of many sensors'
   dates: one moment); "failed", or a confirmation that does not hold, is re-read alone.
 * **No thread per check**: in the triggerer the Task SDK's comms have an async ``asend``; all
   calls are in flight at once on the event loop, at most :data:`MAX_IN_FLIGHT`. Only where the
@@ -65,13 +65,6 @@ def _fetch_many(dag_id: str, task_ids: list[str], logical_dates: list) -> States
     return RuntimeTaskInstance.get_task_states(dag_id=dag_id, task_ids=task_ids, logical_dates=logical_dates)
 
 
-def _count_succeeded(dag_id: str, task_id: str, logical_dates: list) -> int:
-    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
-
-    return RuntimeTaskInstance.get_ti_count(dag_id=dag_id, map_index=-1, task_ids=[task_id],
-                                            logical_dates=logical_dates, states=["success"])
-
-
 def _async_comms():
     from airflow.sdk.execution_time import task_runner
 
@@ -89,18 +82,6 @@ async def _ask(dag_id: str, task_ids: list[str], logical_dates: list[datetime]) 
         return response.task_states
     # dag.test()'s in-process comms are not thread-safe: one thread, as Airflow's own sync_to_async default.
     return await sync_to_async(_fetch_many)(dag_id, task_ids, logical_dates)
-
-
-async def _count(dag_id: str, task_id: str, logical_dates: list[datetime]) -> int:
-    """One ``GetTICount``: how many runs at ``logical_dates`` have ``task_id`` (unmapped) in ``success``, now."""
-    comms = _async_comms()
-    if comms is not None:
-        from airflow.sdk.execution_time.comms import GetTICount
-
-        response = await comms.asend(GetTICount(dag_id=dag_id, map_index=-1, task_ids=[task_id],
-                                                logical_dates=logical_dates, states=["success"]))
-        return response.count
-    return await sync_to_async(_count_succeeded)(dag_id, task_id, logical_dates)
 
 
 def in_utc(logical_dates: Sequence[datetime]) -> Dates:
@@ -149,7 +130,7 @@ class Batches(Generic[K, Q, R]):
             for request, future in live:
                 if future.done():
                     continue
-                result = results[request]
+                result = results.get(request, RuntimeError(f"no answer to {request!r}"))
                 if isinstance(result, Exception):
                     future.set_exception(result)
                     future.exception()  # retrieved here; its asker gets it
@@ -157,8 +138,9 @@ class Batches(Generic[K, Q, R]):
                     future.set_result(result)
 
     def _drained(self, key: K, task: asyncio.Task) -> None:
-        if self.drains.get(key) is task:
-            del self.drains[key]
+        if self.drains.get(key) is not task:
+            return  # a newer drain answers what is queued
+        del self.drains[key]
         if task.cancelled():  # e.g. before its first step: nobody would answer what is queued
             for _, future in self.queued.pop(key, []):
                 future.cancel()
@@ -231,13 +213,19 @@ class SharedStateReader:
     async def all_succeeded(self, dag_id: str, task_id: str, logical_dates: Sequence[datetime]) -> bool:
         """Whether, at one moment, every date has a run whose ``task_id`` (unmapped) is in ``success``.
 
-        Confirmations for one producer task go together: one ``GetTICount`` over the union of their
-        dates. Airflow keeps one run per date and one task instance per run and map index, so a
-        count equal to the number of dates means every one succeeded, in one SQL statement. Else
-        each asks for its own dates.
+        Confirmations for one producer task go together: one ``GetTaskStates`` (one SQL statement)
+        over the union of their dates. Airflow keeps one run per date, so as many runs with the
+        task's own key in ``success`` as dates (the rule of ``coverage.judge``) means every date
+        succeeded at that moment. Else each asks for its own dates. An API error counts as "not
+        confirmed": the caller then reads alone, as without merging.
         """
         dates = in_utc(logical_dates)
-        return not dates or await self.confirmations.ask((dag_id, task_id), dates)
+        if not dates:
+            return True
+        try:
+            return await self.confirmations.ask((dag_id, task_id), dates)
+        except Exception:  # noqa: BLE001 - not confirmed; the sensor re-reads alone and meets the error there
+            return False
 
     async def _answer_questions(self, dag_id: str, questions: list[Question]) -> dict[Question, Answer | Exception]:
         groups = merged_questions.group_questions(questions)
@@ -270,33 +258,32 @@ class SharedStateReader:
 
     async def _confirm(self, producer: tuple[str, str], requests: list[Dates]) -> dict[Dates, bool | Exception]:
         dag_id, task_id = producer
+
+        async def all_done(dates: list[datetime]) -> bool:
+            answer = await self._call(dag_id, [task_id], dates)
+            return sum(1 for tasks in answer.values() if tasks.get(task_id) == "success") == len(dates)
+
         results: dict[Dates, bool | Exception] = {}
         for group in merged_questions.group_questions([(task_id, dates) for dates in requests]):
             mine = [requests[i] for i in group]
-            union = sorted({d for dates in mine for d in dates})
-            try:
-                if len(mine) > 1 and await self._counted(dag_id, task_id, union) == len(union):
-                    results.update(dict.fromkeys(mine, True))
-                    continue
-            except Exception:  # noqa: BLE001, S110 - each asks for its own dates below
-                pass
-            counts = await asyncio.gather(*(self._counted(dag_id, task_id, list(dates)) for dates in mine),
-                                          return_exceptions=True)
-            for dates, count in zip(mine, counts, strict=True):
-                if isinstance(count, BaseException) and not isinstance(count, Exception):
-                    raise count
-                results[dates] = count if isinstance(count, Exception) else count == len(dates)
+            if len(mine) > 1:
+                try:
+                    if await all_done(sorted({d for dates in mine for d in dates})):
+                        results.update(dict.fromkeys(mine, True))
+                        continue
+                except Exception:  # noqa: BLE001, S110 - each asks for its own dates below
+                    pass
+            alone = await asyncio.gather(*(all_done(list(dates)) for dates in mine), return_exceptions=True)
+            for dates, done in zip(mine, alone, strict=True):
+                if isinstance(done, BaseException) and not isinstance(done, Exception):
+                    raise done
+                results[dates] = done
         return results
 
     async def _call(self, dag_id: str, task_ids: list[str], dates: Sequence[datetime]) -> States:
         async with self.gate:
             self.calls += 1
             return await _ask(dag_id, task_ids, list(dates))
-
-    async def _counted(self, dag_id: str, task_id: str, dates: list[datetime]) -> int:
-        async with self.gate:
-            self.calls += 1
-            return await _count(dag_id, task_id, dates)
 
 
 _readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedStateReader] = weakref.WeakKeyDictionary()

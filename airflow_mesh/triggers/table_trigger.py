@@ -64,10 +64,11 @@ class TableCoverageTrigger(BaseTrigger):
     async def _check(self, reqs: list[Requirement], reader: SharedStateReader) -> tuple[str, str]:
         """One check. A verdict that ends the wait rests on one read per requirement chunk, never on merged answers.
 
-        Merged answers (several calls, maybe several moments) are enough to keep waiting. "success"
-        from them is confirmed by :meth:`SharedStateReader.all_succeeded` (one count at one moment,
-        shared with other sensors); "failed", or a confirmation that does not hold, is read again
-        with one call per requirement chunk, as without merging.
+        Merged answers (several calls, maybe several moments) are enough to keep waiting (the
+        "waiting" message they give may then mix moments too). "success" from them is confirmed by
+        :meth:`SharedStateReader.all_succeeded` (one read at one moment, shared with other
+        sensors); "failed", or a confirmation that does not hold, is read again with one fresh call
+        per requirement chunk, as without merging.
         """
         max_age = min(SHARE_SECONDS, self.poke_interval / 2)
         merged = False
@@ -79,7 +80,7 @@ class TableCoverageTrigger(BaseTrigger):
             return answer.states
 
         async def fetch_alone(dag_id: str, task_id: str, dates: list[datetime]) -> States:
-            return await reader.states(dag_id, task_id, dates, max_age, alone=True)
+            return await reader.states(dag_id, task_id, dates, 0.0, alone=True)
 
         status, message, _ = await aevaluate(reqs, fetch, self.failed_states)
         if status == "waiting" or not merged:

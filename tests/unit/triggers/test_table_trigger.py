@@ -364,13 +364,7 @@ def test_a_verdict_never_rests_on_merged_answers_read_at_different_moments(monke
                 state[a], state[b] = (state[a][0], "running"), (state[b][0], "success")
             return answer
 
-    async def count(dag_id, task_id, dates):
-        async with supervisor:
-            await asyncio.sleep(0)
-            return sum(1 for d in dates if d in state and state[d][1] == "success")
-
     monkeypatch.setattr(state_reader, "_ask", ask)
-    monkeypatch.setattr(state_reader, "_count", count)
     single = [[hourly_requirement(h, h)] for h in hours if h not in (a, b)]
 
     async def scenario():
@@ -391,26 +385,77 @@ def test_a_verdict_never_rests_on_merged_answers_read_at_different_moments(monke
     assert [v[0] for v in verdicts[1:]] == ["success"] * 98
 
 
-def test_successes_from_merged_answers_are_confirmed_together_by_one_count(monkeypatch) -> None:
+def test_successes_from_merged_answers_are_confirmed_together_by_one_read(monkeypatch) -> None:
     producer = FakeProducer(hours=100)
     for h in range(100):   # every hour done
         producer.runs[D[0] + timedelta(hours=h)] = (f"r{h}", [("t", -1, "success")])
-    counted: list[int] = []
-
-    async def count(dag_id, task_id, dates):
-        counted.append(len(dates))
-        await asyncio.sleep(0)
-        return sum(1 for d in dates if producer.answer([d]))
-
     monkeypatch.setattr(state_reader, "_ask", producer.ask)
-    monkeypatch.setattr(state_reader, "_count", count)
+    hours = [D[0] + timedelta(hours=h) for h in range(100)]
 
     async def scenario():
         reader = SharedStateReader()
         trigger = TableCoverageTrigger([], poke_interval=3600)
-        hours = [D[0] + timedelta(hours=h) for h in range(100)]
         return reader, await asyncio.gather(*(trigger._check([hourly_requirement(h, h)], reader) for h in hours))
 
     reader, verdicts = run(scenario())
+    merged_calls = merged_questions.code_for(100).calls
+    confirmations = producer.asked[merged_calls:]
     assert [v[0] for v in verdicts] == ["success"] * 100 and reader.merged == 1
-    assert sum(counted) == 100 and len(counted) <= 3   # one count over many sensors' hours, not one each
+    assert sorted(d for _, dates in confirmations for d in dates) == hours   # every hour confirmed once...
+    assert len(confirmations) <= 3                                          # ...by a few reads, not one each
+
+
+def test_a_confirmation_counts_only_the_tasks_own_unmapped_successes(monkeypatch) -> None:
+    """A task that became mapped shows ``t_0``, ``t_1``...: those are not ``t`` succeeding (``judge``'s rule)."""
+    producer = FakeProducer(hours=4)
+    producer.runs[D[0]] = ("r0", [("t", 0, "success"), ("t", 1, "success"), ("t", 2, "success")])
+    producer.runs[D[0] + timedelta(hours=1)] = ("r1", [("t", -1, "running")])
+    producer.runs[D[0] + timedelta(hours=2)] = ("r2", [("t", -1, "running")])
+    producer.runs[D[0] + timedelta(hours=3)] = ("r3", [("t", -1, "success")])
+    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+
+    async def scenario():
+        reader = SharedStateReader()
+        return await asyncio.gather(reader.all_succeeded("p", "t", [D[0] + timedelta(hours=h) for h in range(4)]),
+                                    reader.all_succeeded("p", "t", [D[0] + timedelta(hours=3)]))
+
+    assert run(scenario()) == [False, True]   # 4 successful instances over 4 dates, yet 2 dates are running
+
+
+def test_a_confirmation_that_errors_makes_the_sensor_read_alone_not_fail(monkeypatch) -> None:
+    producer = FakeProducer(hours=100)
+    for h in range(100):
+        producer.runs[D[0] + timedelta(hours=h)] = (f"r{h}", [("t", -1, "success")])
+    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+
+    async def broken(self, producer_key, requests):
+        raise RuntimeError("503 from the API server")
+
+    monkeypatch.setattr(SharedStateReader, "_confirm", broken)
+
+    async def scenario():
+        reader = SharedStateReader()
+        trigger = TableCoverageTrigger([], poke_interval=3600)
+        return await asyncio.gather(*(trigger._check([hourly_requirement(D[0] + timedelta(hours=h),
+                                                                         D[0] + timedelta(hours=h))], reader)
+                                      for h in range(100)))
+
+    verdicts = run(scenario())
+    assert [v[0] for v in verdicts] == ["success"] * 100
+    assert len(producer.asked) == merged_questions.code_for(100).calls + 100   # then each read alone
+
+
+def test_a_cancelled_drains_late_callback_leaves_the_newer_drains_requests_alone() -> None:
+    async def answer(key, requests):
+        await asyncio.sleep(0)
+        return {r: r for r in requests}
+
+    async def scenario():
+        batches: state_reader.Batches = state_reader.Batches(answer)
+        first = asyncio.ensure_future(batches.ask("k", 1))
+        await asyncio.sleep(0)            # the first ask created the drain, not yet started
+        batches.drains["k"].cancel()      # from outside, e.g. loop shutdown
+        second = asyncio.ensure_future(batches.ask("k", 2))   # runs after the drain is done, before its callback
+        return await asyncio.gather(first, second, return_exceptions=True)
+
+    assert run(scenario()) == [1, 2]   # the newer drain answers both; nobody is cancelled who did not ask to be
