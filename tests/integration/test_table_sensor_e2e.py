@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import triggerer_wire  # scripts/: test tooling (tests/conftest.py puts it on the path)
 
 from airflow_mesh.core.intervals import UTC
 
@@ -232,34 +233,14 @@ def test_trigger_waits_then_fires_when_the_last_producer_run_lands(dags, monkeyp
 
 @contextmanager
 def triggerer_supervisor():
-    """The triggerer's own comms wire (length-prefixed msgpack frames over a socket) with a supervisor
-    thread answering through the real Execution API, one request at a time as Airflow's does.
+    """The triggerer's own comms wire with a supervisor thread answering through the real Execution API,
+    one request at a time as Airflow's does (``scripts/triggerer_wire.py``).
 
     Yields the runner's end of the socket and the list of requests the supervisor answered.
     """
-    import msgspec
-    from airflow.jobs.triggerer_job_runner import ToTriggerSupervisor
-    from airflow.sdk.execution_time.comms import _RequestFrame, _ResponseFrame
-    from airflow.sdk.execution_time.request_handlers import handle_get_task_states
-    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
-    from pydantic import TypeAdapter
-
     supervisor_end, runner_end = socket.socketpair()
     asked: list = []
-
-    def supervisor() -> None:
-        client = InProcessTestSupervisor._api_client()
-        requests = TypeAdapter(ToTriggerSupervisor)
-        frames = msgspec.msgpack.Decoder(_RequestFrame)
-        stream = supervisor_end.makefile("rb")
-        while (head := stream.read(4)):
-            frame = frames.decode(stream.read(int.from_bytes(head, "big")))
-            msg = requests.validate_python(frame.body)
-            asked.append(msg)
-            answer, _ = handle_get_task_states(client, msg)
-            supervisor_end.sendall(_ResponseFrame(id=frame.id, body=answer.model_dump()).as_bytes())
-
-    thread = threading.Thread(target=supervisor, daemon=True)
+    thread = threading.Thread(target=triggerer_wire.serve, args=(supervisor_end, asked), daemon=True)
     thread.start()
     try:
         yield runner_end, asked
@@ -271,12 +252,9 @@ def triggerer_supervisor():
 
 async def triggerer_comms(runner_end, monkeypatch):
     """Install the trigger runner's comms (``TriggerCommsDecoder``) on the running loop, as the triggerer does."""
-    from airflow.jobs.triggerer_job_runner import TriggerCommsDecoder
     from airflow.sdk.execution_time import task_runner
 
-    reader, writer = await asyncio.open_connection(sock=runner_end)
-    comms = TriggerCommsDecoder(async_writer=writer, async_reader=reader, socket=runner_end)
-    await comms.start_reader()
+    comms, writer = await triggerer_wire.runner_comms(runner_end)
     monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", comms, raising=False)
     return writer
 
