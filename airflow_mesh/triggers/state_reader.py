@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Generic, NamedTuple, TypeVar
@@ -82,6 +82,18 @@ async def _ask(dag_id: str, task_ids: list[str], logical_dates: list[datetime]) 
         return response.task_states
     # dag.test()'s in-process comms are not thread-safe: one thread, as Airflow's own sync_to_async default.
     return await sync_to_async(_fetch_many)(dag_id, task_ids, logical_dates)
+
+
+async def _each(calls: Iterable[Awaitable[R]]) -> list[R | Exception]:
+    """Every call's result, or the error that call met (one request's error is its own asker's).
+
+    A cancellation is not an error: it propagates.
+    """
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result
+    return results  # type: ignore[return-value]  # BaseExceptions that are not Exceptions were raised above
 
 
 def in_utc(logical_dates: Sequence[datetime]) -> Dates:
@@ -247,14 +259,9 @@ class SharedStateReader:
             if by_date is not None:
                 self.merged += 1
                 return {q: Answer(merged_questions.answer_for(q, by_date), merged=True) for q in questions}
-        alone = await asyncio.gather(*(self._call(dag_id, [task], dates) for task, dates in questions),
-                                     return_exceptions=True)
-        results: dict[Question, Answer | Exception] = {}
-        for question, result in zip(questions, alone, strict=True):
-            if isinstance(result, BaseException) and not isinstance(result, Exception):
-                raise result
-            results[question] = result if isinstance(result, Exception) else Answer(result, merged=False)
-        return results
+        alone = await _each(self._call(dag_id, [task], dates) for task, dates in questions)
+        return {question: result if isinstance(result, Exception) else Answer(result, merged=False)
+                for question, result in zip(questions, alone, strict=True)}
 
     async def _confirm(self, producer: tuple[str, str], requests: list[Dates]) -> dict[Dates, bool | Exception]:
         dag_id, task_id = producer
@@ -273,11 +280,7 @@ class SharedStateReader:
                         continue
                 except Exception:  # noqa: BLE001, S110 - each asks for its own dates below
                     pass
-            alone = await asyncio.gather(*(all_done(list(dates)) for dates in mine), return_exceptions=True)
-            for dates, done in zip(mine, alone, strict=True):
-                if isinstance(done, BaseException) and not isinstance(done, Exception):
-                    raise done
-                results[dates] = done
+            results.update(zip(mine, await _each(all_done(list(dates)) for dates in mine), strict=True))
         return results
 
     async def _call(self, dag_id: str, task_ids: list[str], dates: Sequence[datetime]) -> States:

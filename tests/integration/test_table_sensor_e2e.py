@@ -345,19 +345,19 @@ def test_different_questions_about_one_producer_are_merged_through_the_real_exec
     with triggerer_supervisor() as (runner_end, asked):
         answers, calls, merged, events, verdicts, merged_again = asyncio.run(scenario(runner_end))
     client = InProcessTestSupervisor._api_client()
-    alone = [handle_get_task_states(client, GetTaskStates(dag_id="payments_hourly", task_ids=[task],
-                                                          logical_dates=q))[0].task_states for task, q in questions]
-    assert answers == alone
+
+    def own_call(dag_id: str, task_id: str, dates: list[datetime]) -> dict:
+        """What the question's own request answers (the sync path, poke mode's)."""
+        return handle_get_task_states(client, GetTaskStates(dag_id=dag_id, task_ids=[task_id], logical_dates=dates))[0].task_states
+
+    assert answers == [own_call("payments_hourly", task, q) for task, q in questions]
     assert sum(len(a) for a in answers[:96]) == 72 and "rerun-by-hand-1" in answers[1]
     assert {s for a in answers[96:192] for tasks in a.values() for s in tasks.values()} == {"success"}  # refunds
     assert merged == 1 and calls == merged_questions.code_for(96).calls < len(questions)
     assert {tuple(m.task_ids) for m in asked[:calls]} == {("load_refunds", "load_transactions")}
     assert [e.payload["status"] for e in events] == ["success", "failed"]
     assert "team payments" in events[1].payload["message"]
-    # The verdicts of merged checks are those of one call per sensor (the sync path, poke mode's).
-    def own_call(dag_id: str, task_id: str, dates: list[datetime]) -> dict:
-        return handle_get_task_states(client, GetTaskStates(dag_id=dag_id, task_ids=[task_id], logical_dates=dates))[0].task_states
-
+    # The verdicts of merged checks are those of one call per sensor.
     alone_verdicts = [evaluate(reqs, own_call)[:2] for reqs in hourly]
     assert verdicts == alone_verdicts and merged_again[0] == 1
     assert [v[0] for v in verdicts[:4]] == ["success", "success", "failed", "waiting"]

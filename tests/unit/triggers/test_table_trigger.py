@@ -131,8 +131,9 @@ class FakeProducer:
     ``m_1``, whose answer key is the same as the mapped ``m``'s index 1.
     """
 
-    def __init__(self, hours: int, every: int = 1) -> None:
-        self.runs = {D[0] + timedelta(hours=h): (f"by-hand-{h * 7919 % 1000}", self.instances(h))
+    def __init__(self, hours: int, every: int = 1, instances=None) -> None:
+        instances = instances or self.instances
+        self.runs = {D[0] + timedelta(hours=h): (f"by-hand-{h * 7919 % 1000}", instances(h))
                      for h in range(hours) if h % every == 0}
         self.asked: list[tuple] = []
         self.answered = 0
@@ -164,9 +165,22 @@ class FakeProducer:
         return answer
 
 
-def test_different_questions_about_one_producer_are_merged_and_each_gets_its_own_answer(monkeypatch) -> None:
-    producer = FakeProducer(hours=720, every=2)
-    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+@pytest.fixture
+def answered_by(monkeypatch):
+    """Make a :class:`FakeProducer` the Execution API: ``producer = answered_by(FakeProducer(hours=100))``."""
+    def install(producer: FakeProducer) -> FakeProducer:
+        monkeypatch.setattr(state_reader, "_ask", producer.ask)
+        return producer
+
+    return install
+
+
+def every_hour_done(h: int) -> list[tuple[str, int, str | None]]:
+    return [("t", -1, "success")]
+
+
+def test_different_questions_about_one_producer_are_merged_and_each_gets_its_own_answer(answered_by) -> None:
+    producer = answered_by(FakeProducer(hours=720, every=2))
     questions = [("t", [D[0] + timedelta(hours=h)]) for h in range(720)] + \
                 [("t", [D[0] + timedelta(hours=24 * day + h) for h in range(24)]) for day in range(30)] + \
                 [("t2", [D[0] + timedelta(hours=h)]) for h in range(0, 720, 7)] + \
@@ -185,9 +199,8 @@ def test_different_questions_about_one_producer_are_merged_and_each_gets_its_own
     assert all(set(a[r]) == {"m_0", "m_1"} for a in answers[-66:] for r in a)   # mapped: both indexes, not task m_1
 
 
-def test_tasks_whose_answers_would_clash_do_not_share_calls(monkeypatch) -> None:
-    producer = FakeProducer(hours=100)
-    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+def test_tasks_whose_answers_would_clash_do_not_share_calls(answered_by) -> None:
+    producer = answered_by(FakeProducer(hours=100))
     questions = [(task, [D[0] + timedelta(hours=h)]) for task in ("m", "m_1") for h in range(100)]
 
     async def scenario():
@@ -199,11 +212,10 @@ def test_tasks_whose_answers_would_clash_do_not_share_calls(monkeypatch) -> None
     assert answers == [producer.answer(q, [task]) for task, q in questions]
 
 
-def test_runs_created_during_merged_calls_make_each_question_be_asked_alone(monkeypatch) -> None:
-    producer = FakeProducer(hours=100, every=2)
+def test_runs_created_during_merged_calls_make_each_question_be_asked_alone(answered_by) -> None:
+    producer = answered_by(FakeProducer(hours=100, every=2))
     late = {D[0] + timedelta(hours=h): (f"late-{h}", FakeProducer.instances(h)) for h in range(1, 100, 2)}
     producer.after_first_call = lambda: producer.runs.update(late)
-    monkeypatch.setattr(state_reader, "_ask", producer.ask)
     questions = [[D[0] + timedelta(hours=h)] for h in range(100)]
 
     async def scenario():
@@ -235,9 +247,8 @@ def test_an_api_that_keeps_failing_fails_every_question_each_after_its_own_call(
     assert [str(r) for r in results] == ["Execution API said no"] * 200 and reader.merged == 0
 
 
-def test_questions_asked_while_a_producers_calls_are_answered_go_together_in_the_next_set(monkeypatch) -> None:
-    producer = FakeProducer(hours=200)
-    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+def test_questions_asked_while_a_producers_calls_are_answered_go_together_in_the_next_set(answered_by) -> None:
+    producer = answered_by(FakeProducer(hours=200))
 
     async def scenario():
         reader = SharedStateReader()
@@ -248,7 +259,7 @@ def test_questions_asked_while_a_producers_calls_are_answered_go_together_in_the
 
     reader, answers = run(scenario())
     assert producer.asked[0] == (("t",), tuple(D[:1])) and reader.merged == 1
-    assert reader.calls == 1 + state_reader.merged_questions.code_for(199).calls
+    assert reader.calls == 1 + merged_questions.code_for(199).calls
     assert answers == [producer.answer([D[0] + timedelta(hours=h)]) for h in range(200)]
 
 
@@ -274,9 +285,8 @@ def test_one_failed_merged_call_makes_each_question_be_asked_alone_and_none_fail
     assert answers == [producer.answer([D[0] + timedelta(hours=h)]) for h in range(100)]
 
 
-def test_a_bad_question_fails_alone_and_leaves_no_unretrieved_exception(monkeypatch) -> None:
-    producer = FakeProducer(hours=50)
-    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+def test_a_bad_question_fails_alone_and_leaves_no_unretrieved_exception(answered_by) -> None:
+    producer = answered_by(FakeProducer(hours=50))
     unhandled: list[str] = []
 
     async def scenario():
@@ -314,9 +324,8 @@ def test_the_two_instants_of_an_autumn_fold_are_two_dates(monkeypatch) -> None:
     assert reader.merged == 1 and answers[:2] == [{"run-0030": {"t": "success"}}, {"run-0130": {"t": "success"}}]
 
 
-def test_a_drain_cancelled_from_outside_leaves_no_asker_waiting_forever(monkeypatch) -> None:
-    producer = FakeProducer(hours=5)
-    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+def test_a_drain_cancelled_from_outside_leaves_no_asker_waiting_forever(answered_by) -> None:
+    producer = answered_by(FakeProducer(hours=5))
 
     async def scenario():
         reader = SharedStateReader()
@@ -333,8 +342,6 @@ def test_a_drain_cancelled_from_outside_leaves_no_asker_waiting_forever(monkeypa
 
 
 def test_many_tasks_of_one_dag_over_different_hours_are_asked_alone_not_merged() -> None:
-    from airflow_mesh.core import merged_questions
-
     questions = [(f"task_{t}", (D[0] + timedelta(hours=8 * t + h),)) for t in range(100) for h in range(8)]
     assert not merged_questions.worth_merging(questions)   # 18 calls x 100 tasks would return 270x the rows
 
@@ -385,11 +392,8 @@ def test_a_verdict_never_rests_on_merged_answers_read_at_different_moments(monke
     assert [v[0] for v in verdicts[1:]] == ["success"] * 98
 
 
-def test_successes_from_merged_answers_are_confirmed_together_by_one_read(monkeypatch) -> None:
-    producer = FakeProducer(hours=100)
-    for h in range(100):   # every hour done
-        producer.runs[D[0] + timedelta(hours=h)] = (f"r{h}", [("t", -1, "success")])
-    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+def test_successes_from_merged_answers_are_confirmed_together_by_one_read(answered_by) -> None:
+    producer = answered_by(FakeProducer(hours=100, instances=every_hour_done))
     hours = [D[0] + timedelta(hours=h) for h in range(100)]
 
     async def scenario():
@@ -405,14 +409,11 @@ def test_successes_from_merged_answers_are_confirmed_together_by_one_read(monkey
     assert len(confirmations) <= 3                                          # ...by a few reads, not one each
 
 
-def test_a_confirmation_counts_only_the_tasks_own_unmapped_successes(monkeypatch) -> None:
+def test_a_confirmation_counts_only_the_tasks_own_unmapped_successes(answered_by) -> None:
     """A task that became mapped shows ``t_0``, ``t_1``...: those are not ``t`` succeeding (``judge``'s rule)."""
-    producer = FakeProducer(hours=4)
-    producer.runs[D[0]] = ("r0", [("t", 0, "success"), ("t", 1, "success"), ("t", 2, "success")])
-    producer.runs[D[0] + timedelta(hours=1)] = ("r1", [("t", -1, "running")])
-    producer.runs[D[0] + timedelta(hours=2)] = ("r2", [("t", -1, "running")])
-    producer.runs[D[0] + timedelta(hours=3)] = ("r3", [("t", -1, "success")])
-    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+    mapped_then_running = {0: [("t", 0, "success"), ("t", 1, "success"), ("t", 2, "success")],
+                           1: [("t", -1, "running")], 2: [("t", -1, "running")], 3: [("t", -1, "success")]}
+    answered_by(FakeProducer(hours=4, instances=mapped_then_running.get))
 
     async def scenario():
         reader = SharedStateReader()
@@ -422,11 +423,8 @@ def test_a_confirmation_counts_only_the_tasks_own_unmapped_successes(monkeypatch
     assert run(scenario()) == [False, True]   # 4 successful instances over 4 dates, yet 2 dates are running
 
 
-def test_a_confirmation_that_errors_makes_the_sensor_read_alone_not_fail(monkeypatch) -> None:
-    producer = FakeProducer(hours=100)
-    for h in range(100):
-        producer.runs[D[0] + timedelta(hours=h)] = (f"r{h}", [("t", -1, "success")])
-    monkeypatch.setattr(state_reader, "_ask", producer.ask)
+def test_a_confirmation_that_errors_makes_the_sensor_read_alone_not_fail(monkeypatch, answered_by) -> None:
+    producer = answered_by(FakeProducer(hours=100, instances=every_hour_done))
 
     async def broken(self, producer_key, requests):
         raise RuntimeError("503 from the API server")
