@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from airflow_mesh.backfill.dag_runs import PlanNotExecutable, prepare
@@ -93,23 +93,25 @@ def summary_changes(seen: dict | None, current: dict) -> list[str]:
 
 
 def overlapping(session, dag_ids: list[str]) -> list[dict]:
-    """Active mesh jobs and native Airflow backfills touching any of ``dag_ids``."""
+    """Active mesh jobs and native Airflow backfills touching any of ``dag_ids``.
+
+    One statement, so it sees one state. Read in several, a job accepted between them was seen
+    by its native backfills but not as a job, and named as "Airflow backfill #…" to the user it
+    blocked (SQLite reads outside a transaction; PostgreSQL's READ COMMITTED takes a snapshot
+    per statement).
+    """
     from airflow.models.backfill import Backfill
 
     if not dag_ids:
         return []
+    mesh = select(literal("mesh"), job_dag.c.job_id, job_dag.c.dag_id).where(job_dag.c.active_dag_id.in_(dag_ids))
+    of_a_mesh_job = select(job_dag.c.backfill_id).where(job_dag.c.backfill_id == Backfill.id).exists()
+    airflow = select(literal("airflow"), Backfill.id, Backfill.dag_id).where(
+        Backfill.dag_id.in_(dag_ids), Backfill.completed_at.is_(None), ~of_a_mesh_job)
     found: dict[str, dict] = {}
-    rows = session.execute(select(job_dag.c.job_id, job_dag.c.dag_id).where(job_dag.c.active_dag_id.in_(dag_ids)))
-    mesh_backfills: set[int] = set()
-    for job_id, dag_id in rows:
-        found.setdefault(f"mesh job #{job_id}", {"kind": "mesh", "id": job_id, "dags": []})["dags"].append(dag_id)
-    for (bid,) in session.execute(select(job_dag.c.backfill_id).where(
-            job_dag.c.dag_id.in_(dag_ids), job_dag.c.backfill_id.is_not(None))):
-        mesh_backfills.add(bid)
-    for bid, dag_id in session.execute(select(Backfill.id, Backfill.dag_id).where(
-            Backfill.dag_id.in_(dag_ids), Backfill.completed_at.is_(None))):
-        if bid not in mesh_backfills:
-            found[f"Airflow backfill #{bid}"] = {"kind": "airflow", "id": bid, "dags": [dag_id]}
+    for kind, id_, dag_id in session.execute(union_all(mesh, airflow)):
+        name = f"mesh job #{id_}" if kind == "mesh" else f"Airflow backfill #{id_}"
+        found.setdefault(name, {"kind": kind, "id": id_, "dags": []})["dags"].append(dag_id)
     return [{"name": name, **v} for name, v in sorted(found.items())]
 
 

@@ -219,6 +219,36 @@ def test_cancel_leaves_no_run_queued_terminates_running_tasks_records_who_and_fr
     accept(req, "dave")   # the DAGs are free again
 
 
+def test_overlaps_are_read_in_one_statement_naming_a_jobs_backfills_as_its_job_and_others_as_airflows() -> None:
+    """One statement sees one state. Read in three, a job accepted between them showed up as its own native
+    backfills, "Airflow backfill #9 is active", to the loser of two concurrent executes (seen in CI)."""
+    from airflow.models.backfill import Backfill
+    from airflow.utils.session import create_session
+    from sqlalchemy import event
+
+    from airflow_mesh.backfill import jobs
+
+    req = BackfillRequest(roots=["payments_daily.build_settlements"], start=d(2026, 7, 17), end=d(2026, 7, 19))
+    job_id = accept(req)
+    dags = sorted(x["dag_id"] for x in job_of(job_id)["dags"])
+    with create_session() as s:   # a native backfill of one of them, started outside the mesh
+        native = Backfill(dag_id=dags[0], from_date=d(2026, 7, 17), to_date=d(2026, 7, 18), dag_run_conf={})
+        s.add(native)
+        s.flush()
+        native_id = native.id
+    statements: list[str] = []
+    try:
+        with create_session() as s:
+            event.listen(s.connection(), "before_cursor_execute", lambda *args: statements.append(args[2]))
+            seen = jobs.overlapping(s, dags)
+    finally:
+        with create_session() as s:
+            s.get(Backfill, native_id).completed_at = NOW
+    assert len(statements) == 1
+    assert [(i["name"], sorted(i["dags"])) for i in seen] == [
+        (f"Airflow backfill #{native_id}", [dags[0]]), (f"mesh job #{job_id}", dags)]
+
+
 def test_a_sigkilled_materializer_leaves_an_interrupted_job_that_resume_completes_without_duplicates(monkeypatch) -> None:
     import os
     import signal
