@@ -238,6 +238,8 @@ asyncio.run(main())
 def test_demo_environment_on_another_port_runs_a_task(tmp_path: Path) -> None:
     import httpx
 
+    from airflow_mesh.utils.sqlite import BUSY_TIMEOUT_SECONDS
+
     port = free_port()
     env = demo_env(tmp_path / "demo", port)
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == f"http://localhost:{port}/execution/"
@@ -247,7 +249,9 @@ def test_demo_environment_on_another_port_runs_a_task(tmp_path: Path) -> None:
                               start_new_session=True)
     url = f"http://localhost:{port}"
     try:
-        with httpx.Client(base_url=url, timeout=10) as client:
+        # A write may wait up to BUSY_TIMEOUT_SECONDS for SQLite's one writer while the components start
+        # (a 10 s read timeout failed CI on the trigger POST): wait that long for an answer, plus its work.
+        with httpx.Client(base_url=url, timeout=httpx.Timeout(BUSY_TIMEOUT_SECONDS + 30, connect=10)) as client:
             deadline = time.monotonic() + 240
             token = None
             while token is None:  # the API server is up and the DAG parsed
