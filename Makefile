@@ -4,13 +4,15 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint test-sqlite test-postgresql system-packages bench bench-dagster-reference venv clean
+.PHONY: demo test lint test-sqlite test-postgresql test-faketime system-packages bench bench-dagster-reference venv clean
 
-# Debian packages the tests use: Chromium (browser tests) and PostgreSQL (the suite's second database).
+# Debian packages the tests use: Chromium (browser tests), PostgreSQL (the suite's second database), faketime
+# (the unit suite at fixed dates), Redis (the Celery broker of the multi-replica tests) and Maven (the local YARN).
+APT_NEEDS := curl:curl chromium:chromium faketime:faketime redis-server:redis-server mvn:maven java:default-jdk-headless
 system-packages:
-	@command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
-	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update && apt-get install -y postgresql)
+	@missing=""; for pair in $(APT_NEEDS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then apt-get update && apt-get install -y $$missing; fi
 
 $(STAMP): pyproject.toml setup.cfg constraints.txt
 	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || (apt-get update && apt-get install -y python3-venv)
@@ -27,21 +29,27 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 # The whole suite twice: on SQLite, then on a throw-away PostgreSQL the test session starts and stops
-# (tests/conftest.py). Both runs always happen; the summary names both; either failing fails `make test`.
+# (tests/conftest.py); then the unit suite under faketime at six dates (scripts/test_faketime.sh). Every run
+# always happens; the summary names each; any failing fails `make test`.
 test: lint $(STAMP) system-packages
-	@sqlite=0; postgresql=0; \
+	@sqlite=0; postgresql=0; faketime=0; \
 	echo "=== test suite on SQLite ==="; \
 	AIRFLOW_MESH_TEST_DB=sqlite $(PY) -m pytest $(PYTEST_ARGS) || sqlite=$$?; \
 	echo "=== test suite on PostgreSQL ==="; \
 	AIRFLOW_MESH_TEST_DB=postgresql $(PY) -m pytest $(PYTEST_ARGS) || postgresql=$$?; \
-	echo "make test: SQLite run exit $$sqlite, PostgreSQL run exit $$postgresql (0 = all passed)"; \
-	[ $$sqlite -eq 0 ] && [ $$postgresql -eq 0 ]
+	echo "=== unit suite under faketime ==="; \
+	bash scripts/test_faketime.sh || faketime=$$?; \
+	echo "make test: SQLite run exit $$sqlite, PostgreSQL run exit $$postgresql, faketime runs exit $$faketime (0 = all passed)"; \
+	[ $$sqlite -eq 0 ] && [ $$postgresql -eq 0 ] && [ $$faketime -eq 0 ]
 
 test-sqlite: $(STAMP) system-packages
 	AIRFLOW_MESH_TEST_DB=sqlite $(PY) -m pytest $(PYTEST_ARGS)
 
 test-postgresql: $(STAMP) system-packages
 	AIRFLOW_MESH_TEST_DB=postgresql $(PY) -m pytest $(PYTEST_ARGS)
+
+test-faketime: $(STAMP) system-packages
+	bash scripts/test_faketime.sh
 
 demo: $(STAMP)
 	@command -v curl >/dev/null || (apt-get update && apt-get install -y curl)

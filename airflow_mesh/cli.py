@@ -99,7 +99,7 @@ def cmd_backfill_plan(args: argparse.Namespace) -> int:
 
     try:  # one validation for CLI, API and UI: range, options, --stop-at-team names
         req = _request_from_args(args)
-        plan = req.plan(load_mesh(args.root) if args.root else configured_mesh(), datetime.now(UTC))
+        plan = req.plan(load_mesh(args.root) if args.root else configured_mesh(), args.now or datetime.now(UTC))
     except (ValidationError, ValueError) as err:
         print(_explain(err), file=sys.stderr)
         return 2
@@ -129,6 +129,17 @@ def _explain(err: Exception) -> str:
         message = e["msg"].removeprefix("Value error, ")
         lines.append(f"error: {field}: {message}" if field else f"error: {message}")
     return "\n".join(lines)
+
+
+def _not_later_than_the_clock(now: datetime | None) -> datetime | None:
+    """``backfill run --now``: an earlier "now" only leaves more periods out; a later one would plan runs
+    Airflow refuses to create (their periods have not ended yet)."""
+    from airflow_mesh.core.intervals import UTC, iso
+
+    if now is not None and now > datetime.now(UTC):
+        raise ValueError(f"--now {iso(now)} is later than this machine's clock: periods that have not ended yet "
+                         "cannot run. Fix: leave --now out, or give a time that has passed")
+    return now
 
 
 def _request_from_args(args: argparse.Namespace):
@@ -174,7 +185,7 @@ def cmd_backfill_run(args: argparse.Namespace) -> int:
 
     try:
         req = _request_from_args(args)
-        plan = service.make_plan(req)
+        plan = service.make_plan(req, _not_later_than_the_clock(args.now))
     except (ValidationError, ValueError) as err:
         print(_explain(err), file=sys.stderr)
         return 2
@@ -333,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-downstream", action="store_true", help="only the given tables")
     p.add_argument("--depth", type=int, help="at most this many steps downstream")
     p.add_argument("--stop-at-team", action="append", help="do not plan tables of this team (repeatable)")
+    p.add_argument("--now", type=_utc, help="treat this time (UTC) as now: periods ending after it are left out (default: the clock)")
     p.add_argument("--root")
     p.set_defaults(func=cmd_backfill_plan)
     p = backfill.add_parser("run", help="execute a backfill plan as a steerable job in this Airflow's metadata DB")
@@ -346,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-backwards", action="store_true", help="newest runs first")
     p.add_argument("--max-active-runs", type=int, help="runs of the job at once per DAG ([mesh] backfill_max_active_runs)")
     p.add_argument("--background", action="store_true", help="only accept the job; an API server materializes it")
+    p.add_argument("--now", type=_utc, help="as for plan; not later than the clock (for reproducible runs and tests)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.set_defaults(func=cmd_backfill_run)
     p = backfill.add_parser("status", help="list mesh backfill jobs, or the status and progress of one")

@@ -14,7 +14,7 @@ from airflow_mesh.core.intervals import UTC
 from airflow_mesh.settings import configured_mesh
 
 pytestmark = pytest.mark.usefixtures("airflow_db", "mesh_jobs")
-NOW = datetime.now(UTC)
+NOW = datetime(2026, 11, 23, 19, tzinfo=UTC)  # a fixed "now" for the planner: no verdict depends on the calendar
 
 
 def accept(req: BackfillRequest, user: str = "alice") -> int:
@@ -328,7 +328,11 @@ def test_cli_backfill_run_status_pause_resume_cancel() -> None:
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(cli + list(args), env=env, capture_output=True, text=True, timeout=180, check=False)
 
-    ran = run("run", "payments_hourly.load_refunds", "--start", "2026-07-27", "--end", "2026-07-28", "--no-downstream", "--yes")
+    later = run("run", "payments_hourly.load_refunds", "--start", "2026-07-27", "--end", "2026-07-28", "--yes",
+                "--now", (datetime.now(UTC) + timedelta(days=1)).isoformat())
+    assert later.returncode == 2 and "is later than this machine's clock" in later.stderr and "Fix:" in later.stderr
+    ran = run("run", "payments_hourly.load_refunds", "--start", "2026-07-27", "--end", "2026-07-28", "--no-downstream", "--yes",
+              "--now", NOW.isoformat())
     assert ran.returncode == 0, ran.stderr
     assert "wave 0  payments_hourly" in ran.stdout and "24 runs (24 to create, 0 to clear, 0 in flight" in ran.stdout
     job_id = int(ran.stdout.split("Backfill job #")[1].split(" ")[0])

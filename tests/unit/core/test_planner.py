@@ -74,7 +74,8 @@ def test_cli_backfill_plan_prints_waves_and_cuts_and_rejects_a_bad_range() -> No
     import subprocess
     import sys
 
-    base = [sys.executable, "-m", "airflow_mesh.cli", "backfill", "plan", "payments.transactions", "--root", str(EXAMPLE_ROOT)]
+    base = [sys.executable, "-m", "airflow_mesh.cli", "backfill", "plan", "payments.transactions", "--root", str(EXAMPLE_ROOT),
+            "--now", NOW.isoformat()]
     ok = subprocess.run(base + ["--start", "2026-11-02", "--end", "2026-11-09"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "wave 0:" in ok.stdout and "payments_hourly" in ok.stdout
