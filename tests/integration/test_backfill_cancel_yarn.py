@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import table_ddl
+from conftest import ROOT, table_ddl
 from sqlalchemy import select
 
 from airflow_mesh.core.intervals import UTC
@@ -43,7 +43,7 @@ from airflow_mesh.testing.yarn_rm_simulator import YarnRMSimulator
 
 pytestmark = pytest.mark.usefixtures("airflow_db", "mesh_jobs")
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = ROOT
 BUNDLE = "cx-cancel"
 TEAM = ("name: cx\ncontacts:\n  - name: Cora Cancel\n    email: cora@example.com\n"
         "yarn:\n  queue: cx\n  proxy_user: svc_cx\ndefaults:\n  retries: 0\n")

@@ -12,10 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import ROOT
 from sqlalchemy import create_engine, inspect, text
 
 MANAGER = "airflow_mesh.backfill.db_manager.MeshDBManager"
-REPO = Path(__file__).resolve().parents[2]
+REPO = ROOT
 NEW_TABLES = {"mesh_backfill_job", "mesh_backfill_job_dag", "alembic_version_mesh"}
 
 

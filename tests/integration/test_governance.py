@@ -16,12 +16,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from airflow_mesh.core.intervals import UTC
 from airflow_mesh.core.rules import DagFacts, TaskFacts, check_dag
 from airflow_mesh.settings import configured_mesh
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 # One planted violation per rule, as a team member would write it.

@@ -26,10 +26,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import separate_database_url
+from conftest import ROOT, separate_database_url
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 TEAM_A, TEAM_B = "teamA", "teamB"
 # Its own DB, so any past range will do (Airflow's native dry run refuses future ranges).

@@ -12,16 +12,15 @@ import json
 import shutil
 import textwrap
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
-from conftest import table_ddl
+from conftest import ROOT, table_ddl
 
 from airflow_mesh.core.intervals import UTC, Period, TimetableKind
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = ROOT
 TEAM = "name: tz\ncontacts:\n  - name: Zoe Tz\n    email: zoe@example.com\nyarn:\n  queue: tz\n"
 TABLES = {
     "events": {"mesh.schedule": "@hourly"},

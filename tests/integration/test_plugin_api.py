@@ -123,9 +123,8 @@ def test_airflow_lists_the_yarn_rm_connection_type() -> None:
 def broken_registry(tmp_path):
     """A copy of the example registry with one table contract missing its mesh properties."""
     import shutil
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    from conftest import ROOT as root
     for part in ("teams", "ddl"):
         shutil.copytree(root / part, tmp_path / part)
     (tmp_path / "ddl" / "payments" / "broken.sql").write_text(

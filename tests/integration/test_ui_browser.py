@@ -62,7 +62,7 @@ def test_mesh_map_shows_every_table_when_a_comment_holds_html(live_server, brows
     """A table COMMENT with ``<!--<script>`` used to cut the page's JSON data island: 0 nodes (issue #12)."""
     import shutil
 
-    root = Path(__file__).resolve().parents[2]
+    from conftest import ROOT as root
     for part in ("teams", "ddl"):
         shutil.copytree(root / part, tmp_path / part)
     contract = tmp_path / "ddl" / "payments" / "fx_rates.sql"

@@ -7,11 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from airflow_mesh import __version__, settings
 from airflow_mesh.provider import MESH_OPTIONS, get_provider_info
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_version_lives_in_one_place() -> None:
