@@ -152,6 +152,24 @@ def table_ddl(table: str, properties: dict[str, str], partition: str = "part") -
             f"USING parquet\nPARTITIONED BY ({partition})\nCOMMENT 'Table {name}'\nTBLPROPERTIES (\n{body}\n);\n")
 
 
+# Schedules by name, as a table contract spells them (the one-DAG-per-table meshes of the planner tests).
+MACRO = {"hourly": "@hourly", "daily": "@daily", "weekly": "@weekly", "monthly": "@monthly", "offset": "30 2 * * *"}
+_TEAM = "name: {t}\ncontacts:\n  - name: Lead\n    email: lead@example.com\nyarn:\n  queue: {t}\n"
+
+
+def write_mesh(root: Path, tables: dict[str, tuple[str, list[str]]]) -> Path:
+    """``{name: (schedule key, inputs)}``; one DAG per table; all of team 'data'."""
+    (root / "teams").mkdir(parents=True)
+    (root / "teams" / "data.yaml").write_text(_TEAM.format(t="data"))
+    (root / "ddl" / "data").mkdir(parents=True)
+    for name, (sched, inputs) in tables.items():
+        props = {"mesh.producer": f"dag_{name}.build", "mesh.schedule": MACRO[sched], "mesh.access": "public",
+                 "mesh.start_date": "2025-01-01"}
+        props |= {"mesh.inputs": ", ".join(f"db.{i}" for i in inputs)} if inputs else {}
+        (root / "ddl" / "data" / f"{name}.sql").write_text(table_ddl(f"db.{name}", props))
+    return root
+
+
 class LockSampler(threading.Thread):
     """PostgreSQL: the longest any backend of the engine's database has waited on a lock, sampled every 50 ms
     (measured from the start of its waiting statement, so an upper bound) until :meth:`finish`."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from test_planner_schedules import write_mesh
+from conftest import write_mesh
 
 from airflow_mesh.core.coverage import evaluate, requirements_for
 from airflow_mesh.core.intervals import UTC, Period

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from test_planner_schedules import write_mesh
+from conftest import write_mesh
 
 from airflow_mesh.core.intervals import UTC, Period
 from airflow_mesh.core.planner import plan_backfill

@@ -8,7 +8,7 @@ from itertools import product
 from pathlib import Path
 
 import pytest
-from conftest import table_ddl
+from conftest import write_mesh
 from croniter import croniter
 
 from airflow_mesh.core.intervals import UTC, Period
@@ -17,22 +17,7 @@ from airflow_mesh.core.registry.loader import load_mesh
 
 SCHEDULES = {"hourly": "0 * * * *", "daily": "0 0 * * *", "weekly": "0 0 * * 0", "monthly": "0 0 1 * *",
              "offset": "30 2 * * *"}
-MACRO = {"hourly": "@hourly", "daily": "@daily", "weekly": "@weekly", "monthly": "@monthly", "offset": "30 2 * * *"}
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
-TEAM = "name: {t}\ncontacts:\n  - name: Lead\n    email: lead@example.com\nyarn:\n  queue: {t}\n"
-
-
-def write_mesh(root: Path, tables: dict[str, tuple[str, list[str]]]) -> Path:
-    """``{name: (schedule key, inputs)}``; one DAG per table; all of team 'data'."""
-    (root / "teams").mkdir(parents=True)
-    (root / "teams" / "data.yaml").write_text(TEAM.format(t="data"))
-    (root / "ddl" / "data").mkdir(parents=True)
-    for name, (sched, inputs) in tables.items():
-        props = {"mesh.producer": f"dag_{name}.build", "mesh.schedule": MACRO[sched], "mesh.access": "public",
-                 "mesh.start_date": "2025-01-01"}
-        props |= {"mesh.inputs": ", ".join(f"db.{i}" for i in inputs)} if inputs else {}
-        (root / "ddl" / "data" / f"{name}.sql").write_text(table_ddl(f"db.{name}", props))
-    return root
 
 
 def ticks(cron: str, start: datetime, end: datetime) -> list[datetime]:
