@@ -55,15 +55,6 @@ MESH_OPTIONS: dict[str, dict[str, Any]] = {
         "example": "/var/cache/airflow-mesh",
         "default": "",
     },
-    "warehouse": {
-        "description": "Folder the local warehouse writer (`airflow_mesh.testing.local_warehouse`, used by the "
-                       "example mesh and by teams' tests) writes partitions to. Production jobs write to their own "
-                       "storage and do not read it. Empty: `$AIRFLOW_HOME/mesh-warehouse`.",
-        "version_added": "0.1.0",
-        "type": "string",
-        "example": "/tmp/mesh-warehouse",
-        "default": "",
-    },
     "backfill_max_runs": {
         "description": "Largest number of DAG runs one mesh backfill may create or clear; a bigger plan is "
                        "refused with the count, before anything changes.",
@@ -120,14 +111,6 @@ MESH_OPTIONS: dict[str, dict[str, Any]] = {
         "type": "float",
         "example": "2",
         "default": "2",
-    },
-    "example_poke_seconds": {
-        "description": "How often the example mesh's sensors (`dags/` in the repository, not part of the package) "
-                       "check their producers. Only the example DAGs read it: the tests set 1, make demo 20.",
-        "version_added": "0.1.0",
-        "type": "float",
-        "example": "20",
-        "default": "60",
     },
 }
 

@@ -96,11 +96,6 @@ def cache_dir() -> Path:
     return Path(value).expanduser() if value else _airflow_home() / "mesh-cache"
 
 
-def warehouse_dir() -> Path:
-    value = setting("warehouse")
-    return Path(value).expanduser() if value else _airflow_home() / "mesh-warehouse"
-
-
 def recheck_seconds() -> float:
     return setting("recheck_seconds")
 

@@ -3,7 +3,7 @@
 Arguments come from ``SparkYarnOperator``: ``--table --partition --period-start --period-end``.
 Writes Parquet to ``<warehouse>/<db>/<table>/<partition column>=<value>`` with overwrite, so
 re-running a day replaces exactly that day (idempotent). The warehouse is ``--warehouse``, which the
-example DAG passes from ``[mesh] warehouse``. A real job would read payments.transactions and auth.logins for
+example DAG passes from its own warehouse setting (``dags/_example/warehouse.py``). A real job would read payments.transactions and auth.logins for
 the period; this one derives deterministic rows so it runs anywhere.
 """
 

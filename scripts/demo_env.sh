@@ -4,9 +4,11 @@ PORT="${PORT:-8080}"
 export PATH="$ROOT/.venv/bin:$PATH"   # airflow standalone starts its components as `airflow ...` subprocesses
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.demo/airflow}"
 unset AIRFLOW__DATABASE__SQL_ALCHEMY_CONN  # the demo's own SQLite in its home, never another Airflow's DB
-# SQLite has one writer: wait up to a minute for it rather than Python's 5 s (see airflow_mesh/utils/sqlite.py).
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=airflow_mesh.utils.sqlite.SYNC_CONNECT_ARGS
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC=airflow_mesh.utils.sqlite.ASYNC_CONNECT_ARGS
+# SQLite has one writer: wait up to a minute for it rather than Python's 5 s (see scripts/demo_sqlite.py, which
+# every component imports from PYTHONPATH: a demo concern, not part of the package).
+export PYTHONPATH="$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}"
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=demo_sqlite.SYNC_CONNECT_ARGS
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC=demo_sqlite.ASYNC_CONNECT_ARGS
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
@@ -18,12 +20,12 @@ export AIRFLOW__API__PORT="$PORT"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://localhost:$PORT/execution/"
 # Every mesh setting is a [mesh] option (see docs/deployment.md).
 export AIRFLOW__MESH__ROOT="$ROOT"          # the example registry: teams/ and ddl/ at the top level
-export AIRFLOW__MESH__WAREHOUSE="$AIRFLOW_HOME/warehouse"
+export MESH_EXAMPLE_WAREHOUSE="$AIRFLOW_HOME/warehouse"  # dags/_example/warehouse.py
 # SQLite has one writer and standalone runs tasks locally: keep demo backfill jobs to a size a laptop finishes
 # in minutes (production DBs: the default 50,000).
 export AIRFLOW__MESH__BACKFILL_MAX_RUNS="${AIRFLOW__MESH__BACKFILL_MAX_RUNS:-2000}"
 # Sensors re-check every 20 s so a demo backfill visibly completes in minutes.
-export AIRFLOW__MESH__EXAMPLE_POKE_SECONDS="${AIRFLOW__MESH__EXAMPLE_POKE_SECONDS:-20}"
+export MESH_EXAMPLE_POKE_SECONDS="${MESH_EXAMPLE_POKE_SECONDS:-20}"  # dags/_example/cadence.py
 # Spark: no YARN cluster on a laptop, so the Spark connection points at local mode (production: master yarn).
 export AIRFLOW_CONN_MESH_SPARK='{"conn_type": "spark", "host": "local[1]"}'
 export PYSPARK_PYTHON="$ROOT/.venv/bin/python"

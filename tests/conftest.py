@@ -22,6 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_ROOT = ROOT  # the example registry (teams/, ddl/) and DAGs (dags/) live at the repository's top level
 sys.path.insert(0, str(ROOT / "scripts"))  # seed.py: demo and test tooling, not part of the wheel
+sys.path.append(str(ROOT / "dags"))  # the example DAGs' helpers (dags/_example/), as Airflow's bundle DagBag adds it
 HOME = Path(tempfile.mkdtemp(prefix="airflow-mesh-test-home-"))
 os.environ.update({
     "AIRFLOW_HOME": str(HOME),
@@ -30,9 +31,9 @@ os.environ.update({
     "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
     # Every mesh setting is a [mesh] option, read through Airflow's configuration.
-    "AIRFLOW__MESH__WAREHOUSE": str(HOME / "warehouse"),
+    "MESH_EXAMPLE_WAREHOUSE": str(HOME / "warehouse"),  # the example DAGs' own settings (dags/_example/)
     "AIRFLOW__MESH__CACHE_DIR": str(HOME / "mesh-cache"),
-    "AIRFLOW__MESH__EXAMPLE_POKE_SECONDS": "1",
+    "MESH_EXAMPLE_POKE_SECONDS": "1",
     # Spark: the example mesh's Spark job runs for real in local mode, with this venv's Python and spark-submit.
     "AIRFLOW_CONN_MESH_SPARK": '{"conn_type": "spark", "host": "local[1]"}',
     "PYSPARK_PYTHON": sys.executable,

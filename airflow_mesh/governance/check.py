@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 from pathlib import Path
 
@@ -39,7 +40,9 @@ def check_folder(folder: Path) -> tuple[int, list[MeshError]]:
     from airflow_mesh.settings import configured_mesh
 
     folder = folder.resolve()
-    bag = DagBag(str(folder), safe_mode=False)
+    if str(folder) not in sys.path:  # DAG files import their folder's helpers, as in Airflow's bundle DagBag
+        sys.path.append(str(folder))
+    bag = DagBag(str(folder), safe_mode=False, bundle_path=folder)
     findings: list[MeshError] = []
     for path, error in sorted(bag.import_errors.items()):
         full = str(folder / path) if not os.path.isabs(path) else path

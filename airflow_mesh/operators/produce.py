@@ -43,7 +43,7 @@ class ProduceTableOperator(BaseOperator):
     """Run ``python_callable(table=, period=, partition=, inputs=)`` for this run's partition of ``table``.
 
     ``python_callable`` is required: the package ships no production writer (the example mesh passes
-    :func:`airflow_mesh.testing.local_warehouse.write_partition`, which writes local files).
+    ``dags/_example/warehouse.py``, which writes local files).
     """
 
     template_fields = ("table",)

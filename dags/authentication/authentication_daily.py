@@ -2,15 +2,12 @@
 
 from datetime import datetime, timedelta
 
+from _example.cadence import POKE_SECONDS  # how often sensors check (the tests: 1 s)
+from _example.warehouse import write_partition  # the example's writer: local files
 from airflow.sdk import DAG
 
 from airflow_mesh.operators import ProduceTableOperator
 from airflow_mesh.sensors import TableSensor
-from airflow_mesh.settings import setting
-from airflow_mesh.testing.local_warehouse import write_partition  # the example's writer: local files
-
-# How often waiting sensors check their producers: [mesh] example_poke_seconds (tests 1 s, make demo 20 s).
-POKE_SECONDS = setting("example_poke_seconds")
 
 with DAG(
     dag_id="authentication_daily",

@@ -2,10 +2,10 @@
 
 from datetime import datetime, timedelta
 
+from _example.warehouse import write_partition  # the example's writer: local files
 from airflow.sdk import DAG
 
 from airflow_mesh.operators import ProduceTableOperator
-from airflow_mesh.testing.local_warehouse import write_partition  # the example's writer: local files
 
 with DAG(
     dag_id="payments_hourly",

@@ -8,14 +8,12 @@ the tests point it at ``local[1]``.
 import os
 from datetime import datetime, timedelta
 
+from _example.cadence import POKE_SECONDS  # how often sensors check (the tests: 1 s)
+from _example.warehouse import warehouse
 from airflow.sdk import DAG
 
 from airflow_mesh.operators import SparkYarnOperator
 from airflow_mesh.sensors import TableSensor
-from airflow_mesh.settings import setting, warehouse_dir
-
-# How often waiting sensors check their producers: [mesh] example_poke_seconds (tests 1 s, make demo 20 s).
-POKE_SECONDS = setting("example_poke_seconds")
 
 with DAG(
     dag_id="risk_daily",
@@ -31,8 +29,8 @@ with DAG(
         table="risk.fraud_scores_daily",
         # The PySpark job lives beside the DAGs, in the repository's jobs/ folder.
         application=os.path.join(os.path.dirname(__file__), "..", "..", "jobs", "fraud_scores.py"),
-        # The example job writes to [mesh] warehouse, like the local writer of the other example DAGs.
-        application_args=["--warehouse", str(warehouse_dir())],
+        # The example job writes to the example warehouse, like the local writer of the other example DAGs.
+        application_args=["--warehouse", str(warehouse())],
         poll_interval=POKE_SECONDS,
         execution_timeout=timedelta(hours=6),
     )

@@ -28,8 +28,9 @@ def test_provider_info_declares_every_setting_with_description_type_and_default(
                 "triggers"):
         assert info[key], key
     options = info["config"]["mesh"]["options"]
-    assert {"root", "enforce", "recheck_seconds", "cache_dir", "warehouse", "backfill_max_runs",
+    assert {"root", "enforce", "recheck_seconds", "cache_dir", "backfill_max_runs",
             "backfill_max_active_runs"} <= set(options)
+    assert not {"warehouse", "example_poke_seconds"} & set(options)  # the example's own, in dags/_example/
     for key, option in options.items():
         assert option["description"] and option["type"] in ("string", "integer", "float", "boolean"), key
         assert isinstance(option["default"], str), key
@@ -75,15 +76,13 @@ def test_enforce_mode_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
         settings.enforce_mode()
 
 
-def test_cache_and_warehouse_default_to_the_airflow_home(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cache_defaults_to_the_airflow_home(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.configuration import AIRFLOW_HOME
 
     monkeypatch.delenv("AIRFLOW__MESH__CACHE_DIR", raising=False)
-    monkeypatch.delenv("AIRFLOW__MESH__WAREHOUSE", raising=False)
     assert settings.cache_dir() == Path(AIRFLOW_HOME) / "mesh-cache"
-    assert settings.warehouse_dir() == Path(AIRFLOW_HOME) / "mesh-warehouse"
-    monkeypatch.setenv("AIRFLOW__MESH__WAREHOUSE", "/srv/w")
-    assert settings.warehouse_dir() == Path("/srv/w")
+    monkeypatch.setenv("AIRFLOW__MESH__CACHE_DIR", "/srv/c")
+    assert settings.cache_dir() == Path("/srv/c")
 
 
 def test_policy_without_a_registry_changes_nothing_and_warns_once(monkeypatch: pytest.MonkeyPatch,

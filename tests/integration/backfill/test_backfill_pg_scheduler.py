@@ -70,7 +70,7 @@ def stack():
         AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(home / "passwords.json"),
-        AIRFLOW__MESH__WAREHOUSE=str(home / "warehouse"),
+        MESH_EXAMPLE_WAREHOUSE=str(home / "warehouse"),
         AIRFLOW__MESH__CACHE_DIR=str(home / "mesh-cache"),
         AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
     )

@@ -202,7 +202,7 @@ def demo_env(home: Path, port: int) -> dict[str, str]:
                           capture_output=True, timeout=60, check=True).stdout
     env = dict(item.split("=", 1) for item in dump.decode().split("\0") if "=" in item)
     env["PATH"] = f"{BIN}:{env['PATH']}"  # this test's venv (make demo: the repository's .venv)
-    env["AIRFLOW__MESH__EXAMPLE_POKE_SECONDS"] = "1"
+    env["MESH_EXAMPLE_POKE_SECONDS"] = "1"
     env["AIRFLOW__API__EXPOSE_STACKTRACE"] = "True"  # a 500 in the test names its cause
     return env
 
@@ -237,8 +237,7 @@ asyncio.run(main())
 @DB_INDEPENDENT  # the demo has its own SQLite DB whatever the suite's
 def test_demo_environment_on_another_port_runs_a_task(tmp_path: Path) -> None:
     import httpx
-
-    from airflow_mesh.utils.sqlite import BUSY_TIMEOUT_SECONDS
+    from demo_sqlite import BUSY_TIMEOUT_SECONDS
 
     port = free_port()
     env = demo_env(tmp_path / "demo", port)

@@ -32,7 +32,7 @@ DAG_FILES = {
         from datetime import datetime
         from airflow.sdk import DAG
         from airflow_mesh.operators.produce import ProduceTableOperator
-        from airflow_mesh.testing.local_warehouse import write_partition
+        from _example.warehouse import write_partition
         with DAG(dag_id="tz_events", schedule="@hourly", start_date=datetime(2026, 1, 1), catchup=False):
             ProduceTableOperator(task_id="build", table="tz.events", python_callable=write_partition, retries=0)
     """,
@@ -40,7 +40,7 @@ DAG_FILES = {
         import pendulum
         from airflow.sdk import DAG
         from airflow_mesh.operators.produce import ProduceTableOperator
-        from airflow_mesh.testing.local_warehouse import write_partition
+        from _example.warehouse import write_partition
         from airflow_mesh.sensors import TableSensor
         with DAG(dag_id="tz_daily_ams", schedule="@daily", catchup=False,
                  start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Amsterdam")):
@@ -52,7 +52,7 @@ DAG_FILES = {
         from airflow.sdk import DAG
         from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
         from airflow_mesh.operators.produce import ProduceTableOperator
-        from airflow_mesh.testing.local_warehouse import write_partition
+        from _example.warehouse import write_partition
         with DAG(dag_id="tz_di_daily", schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
                  start_date=datetime(2026, 1, 1), catchup=False):
             ProduceTableOperator(task_id="build", table="tz.di_daily", python_callable=write_partition, retries=0)
@@ -134,9 +134,8 @@ def seed_di_runs(dag_id: str, starts: list[datetime]) -> None:
 
 
 def test_amsterdam_daily_consumer_waits_for_the_23_hourly_runs_of_its_local_day(registry, capfd) -> None:
+    from _example.warehouse import partition_path
     from seed import seed_runs
-
-    from airflow_mesh.testing.local_warehouse import partition_path
 
     _, dags = registry
     hourly, ams = dags["tz_events"], dags["tz_daily_ams"]
@@ -162,11 +161,11 @@ def test_amsterdam_daily_consumer_waits_for_the_23_hourly_runs_of_its_local_day(
 
 
 def test_data_interval_producer_reruns_the_run_whose_interval_is_the_backfilled_day(registry, capfd) -> None:
+    from _example.warehouse import partition_path
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
     from airflow_mesh.core.planner import plan_backfill
-    from airflow_mesh.testing.local_warehouse import partition_path
 
     mesh, dags = registry
     assert dags["tz_di_daily"].test(logical_date=d(2026, 4, 3)).state == "success"  # syncs the DAG

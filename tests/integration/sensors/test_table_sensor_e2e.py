@@ -67,7 +67,7 @@ def test_daily_consumer_waits_for_all_24_hourly_runs_then_proceeds(dags, capfd) 
     # One producer run executed for real (writes its partition), 22 more from history: 23 of 24.
     dr = dags["payments_hourly"].test(logical_date=day + timedelta(hours=1))
     assert dr.state == "success"
-    assert (Path(os.environ["AIRFLOW__MESH__WAREHOUSE"]) / "payments/transactions/hour=2026-02-02T00/part-00000.json").exists()
+    assert (Path(os.environ["MESH_EXAMPLE_WAREHOUSE"]) / "payments/transactions/hour=2026-02-02T00/part-00000.json").exists()
     seed("payments_hourly", hours(day + timedelta(hours=2), 22))
 
     capfd.readouterr()

@@ -265,7 +265,7 @@ def test_yarn_client_mode_is_refused_with_a_fix(rm, monkeypatch) -> None:
 
 
 def test_real_spark_submit_in_local_mode_writes_the_partition(risk_daily) -> None:
-    warehouse = Path(os.environ["AIRFLOW__MESH__WAREHOUSE"])
+    warehouse = Path(os.environ["MESH_EXAMPLE_WAREHOUSE"])
     _, states = run(risk_daily, d(2026, 10, 10))   # connection mesh_spark = local[1] (conftest)
     assert states["score_fraud"] == "success"
     target = warehouse / "risk" / "fraud_scores_daily" / "day=2026-10-09"

@@ -2,8 +2,8 @@
 
 Deterministic rows derived from the table and the period, written atomically to
 ``<warehouse>/<db>/<table>/<partition column>=<value>/part-00000.json``, so a rerun
-overwrites its own partition and nothing else. The warehouse is ``[mesh] warehouse``
-(``AIRFLOW__MESH__WAREHOUSE``; default ``$AIRFLOW_HOME/mesh-warehouse``).
+overwrites its own partition and nothing else. The warehouse is ``MESH_EXAMPLE_WAREHOUSE``
+(default ``$AIRFLOW_HOME/mesh-warehouse``).
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ import os
 from pathlib import Path
 
 from airflow_mesh.core.intervals import Period
-from airflow_mesh.settings import configured_mesh, warehouse_dir
+from airflow_mesh.settings import configured_mesh
 
 
 def warehouse() -> Path:
-    return warehouse_dir()
+    """The example's local warehouse folder."""
+    if folder := os.environ.get("MESH_EXAMPLE_WAREHOUSE"):
+        return Path(folder)
+    return Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser() / "mesh-warehouse"
 
 
 def partition_path(table: str, partition: str) -> Path:
