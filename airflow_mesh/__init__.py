@@ -4,4 +4,4 @@ The version lives here and only here (``pyproject.toml`` reads it, the provider 
 This module imports nothing: the pure core (``airflow_mesh.core``) must stay importable without Airflow.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"

@@ -124,3 +124,11 @@ def test_deployment_doc_lists_the_settings_as_declared() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.settings_table() in (ROOT / "docs" / "deployment.md").read_text()
+
+
+def test_no_option_is_newer_than_the_package() -> None:
+    from packaging.version import Version
+
+    release = Version(__version__).release
+    for key, option in get_provider_info()["config"]["mesh"]["options"].items():
+        assert Version(option["version_added"]).release <= release, f"{key} says version_added {option['version_added']}"
