@@ -65,7 +65,7 @@ bench: $(STAMP) system-packages
 	$(PY) bench/policy_overhead.py
 	$(MAKE) bench-dagster-reference
 
-# Issue #15's reference: Dagster's asset-backfill targeting on the planner benchmark's graphs. Dagster lives in
+# The planner's reference: Dagster's asset-backfill targeting on the planner benchmark's graphs. Dagster lives in
 # its own venv (never in the project's: its dependencies would clash with Airflow's), with the pure core's few
 # dependencies at the project's pinned versions so the mesh planner is timed there on the same libraries.
 DAGSTER_VENV    := .venv-dagster

@@ -1,4 +1,4 @@
-"""Dagster reference for the planner benchmark (issue #15: the mesh planner >= 20x faster than Dagster).
+"""Dagster reference for the planner benchmark (target: the mesh planner >= 20x faster than Dagster).
 
 The same graphs as bench/planner.py: the synthetic meshes of bench/synthetic_mesh.py (``all_downstream``
 and ``teams``, N=500 and N=5,000 tables), loaded by the pure core, and the same backfill: the root that
@@ -62,7 +62,7 @@ from airflow_mesh.core.registry.mesh import Mesh  # noqa: E402
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 YEAR = Period(datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
-ISSUE_RATIO = 20  # issue #15: the mesh planner at least 20x faster than Dagster's targeting
+ISSUE_RATIO = 20  # the target: the mesh planner at least 20x faster than Dagster's targeting
 
 
 @dataclass
@@ -223,7 +223,7 @@ def main() -> None:
         same = "equal to" if runs_topo == c.mesh_runs else "DIFFERENT from"
         print(f"  check: Dagster's partition mappings applied parents-first give {parts_topo:,} asset-partitions = "
               f"{runs_topo:,} DAG runs, {same} the mesh plan's {c.mesh_runs:,} runs")
-        print(f"  issue #15 target (Dagster / mesh >= {ISSUE_RATIO}x, remote workspace graph): "
+        print(f"  target (Dagster / mesh >= {ISSUE_RATIO}x, remote workspace graph): "
               f"{'met' if headline and headline >= ISSUE_RATIO else 'NOT met'}")
 
 

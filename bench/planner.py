@@ -3,7 +3,7 @@
 Two shapes of synthetic mesh (bench/synthetic_mesh.py), N=500 (Adyen scale) and N=5,000 tables:
 
 * ``teams``: one DAG per team and schedule, the root reaches part of the mesh;
-* ``all_downstream`` (issue #15's worst case): every table is downstream of the root and
+* ``all_downstream`` (the worst case): every table is downstream of the root and
   each table has its own DAG, so every per-table cost shows.
 
 Targets: ``teams`` N=500 < 50 ms, N=5,000 < 100 ms; ``all_downstream`` N=500 < 10 ms,

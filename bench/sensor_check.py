@@ -50,7 +50,7 @@ os.environ.update({"AIRFLOW_HOME": str(HOME), "AIRFLOW__CORE__LOAD_EXAMPLES": "F
                    "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR", "AIRFLOW__MESH__CACHE_DIR": str(HOME / "cache")})
 
 
-#: Issue #15: the first checks of 1,000 deferred sensors in one triggerer.
+#: The target: the first checks of 1,000 deferred sensors in one triggerer.
 TARGET_S = 5.0
 
 

@@ -5,7 +5,7 @@ Two shapes (both used by the registry and planner benchmarks):
 * ``teams`` (default): schedules get coarser downstream (hourly roots, then daily,
   weekly, monthly), each table reads 1-3 earlier tables, about 1 in 8 is private to
   its team (and read only by its own team); one DAG per team and schedule.
-* ``all_downstream`` (issue #15's worst case): every table is downstream of table 0
+* ``all_downstream`` (the worst case): every table is downstream of table 0
   (hourly), each table has its own DAG; a quarter of the tables are hourly.
 """
 
