@@ -28,7 +28,7 @@ from airflow_mesh.core.intervals import (
 )
 from airflow_mesh.core.registry.mesh import Mesh
 from airflow_mesh.core.registry.models import MeshError, Table
-from airflow_mesh.core.rules import _line_of
+from airflow_mesh.core.source_lines import SourceLines
 
 #: Timetables whose runs the mesh can map to periods, by Airflow class name.
 SUPPORTED_TIMETABLES = {
@@ -58,6 +58,7 @@ class TimetableFacts:
     summary: str  # human form, e.g. "0 0 * * * in Europe/Amsterdam"
     runs: tuple[tuple[datetime, Period], ...] = ()  # sample (logical date, period covered) from the DAG's start
     mapped_tasks: tuple[str, ...] = field(default_factory=tuple)
+    lines: SourceLines = field(default_factory=SourceLines)  # where the file names its task_ids
 
     @property
     def kind(self) -> TimetableKind | None:
@@ -72,7 +73,7 @@ def check_contract(mesh: Mesh, facts: TimetableFacts) -> list[MeshError]:
         problem = _problem(t, facts)
         if problem:
             message, fix = problem
-            line = _line_of(facts.fileloc, "task_id", t.producer_task)
+            line = facts.lines.of("task_id", t.producer_task)
             out.append(MeshError(file=facts.fileloc or "<unknown file>", line=line, rule="contract",
                                  message=f"{t.name} ({t.file}): {message}", fix=fix))
     return out

@@ -15,15 +15,13 @@ Rules:
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airflow_mesh.core.ownership import TEAM_TAG_PREFIX, declared_teams
-from airflow_mesh.core.registry.models import MeshError, Table, Team
+from airflow_mesh.core.registry.access import read_error
+from airflow_mesh.core.registry.models import MeshError, Table
+from airflow_mesh.core.source_lines import SourceLines
 
 if TYPE_CHECKING:
     from airflow_mesh.core.registry.mesh import Mesh
@@ -42,26 +40,7 @@ class DagFacts:
     fileloc: str | None
     tags: tuple[str, ...] = ()
     tasks: tuple[TaskFacts, ...] = field(default_factory=tuple)
-
-
-def may_read(table: Table, team: str | None) -> bool:
-    """Rule 3: a table is readable by its own team, and by everyone when it is public."""
-    return table.access != "private" or table.team == team
-
-
-def read_error(reader: str, team: str | None, table: Table, owner: Team | None, *, file: str, line: int,
-               reads: str = "reads") -> MeshError | None:
-    """Rule 3 as a located error (``None`` when ``reader`` of ``team`` may read ``table``).
-
-    The one implementation behind the registry's ``mesh.inputs`` check, the cluster policy,
-    ``airflow-mesh check`` and ``TableSensor`` (which ``reads="waits for"``).
-    """
-    if may_read(table, team):
-        return None
-    whom = owner.contact_line if owner else f"team {table.team}"
-    return MeshError(file=file, line=line, rule="reads",
-                     message=f"{reader} (team {team or 'none'}) {reads} {table.name}, a private table of team {table.team}",
-                     fix=f"Ask {whom} to make it public (mesh.access in {table.file}), or read a public table instead")
+    lines: SourceLines = field(default_factory=SourceLines)  # where the file names its dag_id and task_ids
 
 
 def producer_error(dag_id: str, task_id: str, table: Table, *, file: str, line: int) -> MeshError | None:
@@ -84,7 +63,7 @@ def check_dag(mesh: Mesh, dag: DagFacts) -> tuple[str | None, list[MeshError]]:
     file = dag.fileloc or "<unknown file>"
     team, violations = _dag_team(mesh, dag, file)
     for task in dag.tasks:
-        line = _line_of(dag.fileloc, "task_id", task.task_id)
+        line = dag.lines.of("task_id", task.task_id)
         violations += _write_violations(mesh, dag.dag_id, task, team, file, line)
         violations += _read_violations(mesh, dag.dag_id, task, team, file, line)
     return team, violations
@@ -96,7 +75,7 @@ def _dag_team(mesh: Mesh, dag: DagFacts, file: str) -> tuple[str | None, list[Me
     Unknown ``team:`` tags are reported on their own; "no registered team" only when no tag was unknown,
     so a typo in a tag is not reported twice.
     """
-    dag_line = _line_of(dag.fileloc, "dag_id", dag.dag_id)
+    dag_line = dag.lines.of("dag_id", dag.dag_id)
     violations: list[MeshError] = []
     found = declared_teams(mesh, dag.dag_id, dag.fileloc, dag.tags)
     unknown_tags = [t[len(TEAM_TAG_PREFIX):] for t in dag.tags
@@ -161,31 +140,3 @@ def _read_violations(mesh: Mesh, dag_id: str, task: TaskFacts, team: str | None,
 
 def _violation(file: str, line: int, rule: str, message: str, fix: str) -> MeshError:
     return MeshError(file=file, line=line, rule=rule, message=message, fix=fix)
-
-
-def _line_of(fileloc: str | None, key: str, value: str) -> int:
-    """The line where ``key="value"`` appears in the DAG file (1 if it cannot be found)."""
-    if not fileloc:
-        return 1
-    try:
-        mtime = os.stat(fileloc).st_mtime_ns
-    except OSError:
-        return 1
-    return _lines_in(fileloc, mtime).get((key, value), 1)
-
-
-@lru_cache(maxsize=256)
-def _lines_in(fileloc: str, mtime: int) -> dict[tuple[str, str], int]:
-    """Where each task_id/dag_id literal is (cached per file version: the dag processor re-parses often)."""
-    try:
-        text = Path(fileloc).read_text(encoding="utf-8")
-    except OSError:
-        return {}
-    found: dict[tuple[str, str], int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        for m in _KEY_VALUE.finditer(line):
-            found.setdefault((m.group(1), m.group(3)), number)
-    return found
-
-
-_KEY_VALUE = re.compile(r"\b(task_id|dag_id)\s*=\s*(['\"])([^'\"]+)\2")

@@ -8,14 +8,20 @@ the registry; any other operator can declare them with
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from airflow_mesh.core.contract import SUPPORTED_TIMETABLES, TimetableFacts
 from airflow_mesh.core.intervals import Period, TimetableKind, as_utc
 from airflow_mesh.core.registry.models import table_of_uri
 from airflow_mesh.core.rules import DagFacts, TaskFacts
+from airflow_mesh.core.source_lines import SourceLines
 from airflow_mesh.utils.run_period import timetable_shape
 
 
@@ -29,7 +35,36 @@ def dag_facts(dag: Any) -> DagFacts:
     tasks = tuple(
         TaskFacts(task_id=t.task_id, writes=_tables(t.outlets), reads=_tables(t.inlets))
         for t in dag.tasks)
-    return DagFacts(dag_id=dag.dag_id, fileloc=dag.fileloc, tags=tuple(sorted(dag.tags or ())), tasks=tasks)
+    return DagFacts(dag_id=dag.dag_id, fileloc=dag.fileloc, tags=tuple(sorted(dag.tags or ())), tasks=tasks,
+                    lines=source_lines(dag.fileloc))
+
+
+def source_lines(fileloc: str | None) -> SourceLines:
+    """Where the DAG file spells each ``task_id``/``dag_id`` literal (empty when it cannot be read)."""
+    if not fileloc:
+        return SourceLines()
+    try:
+        mtime = os.stat(fileloc).st_mtime_ns
+    except OSError:
+        return SourceLines()
+    return _source_lines(fileloc, mtime)
+
+
+@lru_cache(maxsize=256)
+def _source_lines(fileloc: str, mtime: int) -> SourceLines:
+    """Cached per file version: the dag processor re-parses often."""
+    try:
+        text = Path(fileloc).read_text(encoding="utf-8")
+    except OSError:
+        return SourceLines()
+    found: dict[tuple[str, str], int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        for m in _KEY_VALUE.finditer(line):
+            found.setdefault((m.group(1), m.group(3)), number)
+    return SourceLines(MappingProxyType(found))
+
+
+_KEY_VALUE = re.compile(r"\b(task_id|dag_id)\s*=\s*(['\"])([^'\"]+)\2")
 
 
 #: Airflow runs sampled per probe, and probes (days after the DAG's start) for the contract check:
@@ -49,7 +84,7 @@ def timetable_facts(dag: Any) -> TimetableFacts:
     if name in SUPPORTED_TIMETABLES and dag.start_date is not None:
         runs = tuple(_sample_runs(dag, SUPPORTED_TIMETABLES[name]))
     return TimetableFacts(dag_id=dag.dag_id, fileloc=dag.fileloc, timetable=name, summary=summary,
-                          runs=runs, mapped_tasks=mapped)
+                          runs=runs, mapped_tasks=mapped, lines=source_lines(dag.fileloc))
 
 
 def _sample_runs(dag: Any, kind: TimetableKind) -> list[tuple[datetime, Period]]:

@@ -26,7 +26,7 @@ from airflow_mesh.core.coverage import (
     requirements_for,
 )
 from airflow_mesh.core.ownership import owning_team
-from airflow_mesh.core.rules import read_error
+from airflow_mesh.core.registry.access import read_error
 from airflow_mesh.settings import configured_mesh
 from airflow_mesh.triggers.state_reader import fetch_task_states
 from airflow_mesh.triggers.table_trigger import TableCoverageTrigger

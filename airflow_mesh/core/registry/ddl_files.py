@@ -13,7 +13,7 @@ The DDL is the table's contract. Mesh properties live in ``TBLPROPERTIES``:
   ``data_interval`` (``CronDataIntervalTimetable``/``DeltaDataIntervalTimetable``, logical date = period start)
 
 Reading happens in two steps: a reader turns the text into a :class:`RawTable` (the fast reader
-for the common shape, sqlglot for anything else), then :func:`check_contract` checks it and builds
+for the common shape, sqlglot for anything else), then :func:`table_from_ddl` checks it and builds
 the :class:`Table`. sqlglot is imported only when a file needs it.
 """
 
@@ -267,7 +267,7 @@ def _start_date(raw: RawTable, lines: dict[str, int], errors: _Errors) -> dateti
     return (start.replace(tzinfo=zone) if start.tzinfo is None else start).astimezone(UTC)
 
 
-def check_contract(raw: RawTable, text: str, display: str, stem: str, team: str) -> tuple[Table | None, list[MeshError]]:
+def table_from_ddl(raw: RawTable, text: str, display: str, stem: str, team: str) -> tuple[Table | None, list[MeshError]]:
     """Every rule a single DDL file must follow; the table, or every error found in it."""
     errors = _Errors(display)
     _check_name(raw, stem, errors)
@@ -298,4 +298,4 @@ def parse_ddl_text(text: str, display: str, stem: str, team: str) -> tuple[Table
     raw, errors = read_ddl(text, display)
     if raw is None:
         return None, errors
-    return check_contract(raw, text, display, stem, team)
+    return table_from_ddl(raw, text, display, stem, team)

@@ -12,8 +12,8 @@ from collections.abc import Iterator, Set
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from airflow_mesh.core import rules  # module import: rules imports the registry models
 from airflow_mesh.core.intervals import grid_for
+from airflow_mesh.core.registry.access import read_error
 from airflow_mesh.core.registry.models import MeshError, Table, Team
 
 
@@ -172,7 +172,7 @@ def _schedule_conflicts(dag_id: str, ts: list[Table]) -> list[MeshError]:
 def _resolve_inputs(by_name: dict[str, Table], teams: dict[str, Team],
                     invalid: Set[str]) -> tuple[dict[str, list[str]], list[MeshError]]:
     """Each table's ``mesh.inputs`` resolved to defined tables: the consumers graph, and every input that is
-    undefined, the table itself, or not readable by the consumer's team (:func:`rules.read_error`).
+    undefined, the table itself, or not readable by the consumer's team (:func:`~airflow_mesh.core.registry.access.read_error`).
 
     Inputs naming a table whose own DDL failed (``invalid``) are skipped: that failure is already reported.
     """
@@ -192,7 +192,7 @@ def _resolve_inputs(by_name: dict[str, Table], teams: dict[str, Team],
             else:
                 consumers[i].append(t.name)
                 src = by_name[i]
-                error = rules.read_error(t.name, t.team, src, teams.get(src.team), file=t.file, line=t.line_of("mesh.inputs"))
+                error = read_error(t.name, t.team, src, teams.get(src.team), file=t.file, line=t.line_of("mesh.inputs"))
                 if error:
                     errors.append(error)
     return consumers, errors

@@ -9,15 +9,10 @@ from conftest import EXAMPLE_ROOT
 
 from airflow_mesh.core.ownership import owning_team
 from airflow_mesh.core.registry import validate_root
+from airflow_mesh.core.registry.access import may_read, read_error
 from airflow_mesh.core.registry.models import MeshError
-from airflow_mesh.core.rules import (
-    DagFacts,
-    TaskFacts,
-    check_dag,
-    may_read,
-    producer_error,
-    read_error,
-)
+from airflow_mesh.core.rules import DagFacts, TaskFacts, check_dag, producer_error
+from airflow_mesh.core.source_lines import SourceLines
 
 
 def example_mesh():
@@ -79,3 +74,14 @@ def test_one_located_message_type() -> None:
     e = MeshError(file="dags/x.py", line=4, rule="import", message="NameError: y")
     assert str(e) == "dags/x.py:4: [import] NameError: y"
     assert str(MeshError(file="ddl/a.sql", line=2, message="m", fix="f")) == "ddl/a.sql:2: m. Fix: f"
+
+
+def test_findings_point_at_the_lines_the_facts_carry() -> None:
+    """The rules read no file: the glue hands them where the DAG file names its ids."""
+    mesh = example_mesh()
+    lines = SourceLines({("dag_id", "risk_adhoc"): 4, ("task_id", "rewrite"): 9})
+    _, violations = check_dag(mesh, DagFacts("risk_adhoc", "/nowhere/dags/risk/adhoc.py", (), (
+        TaskFacts("rewrite", writes=("risk.fraud_scores_daily",)),), lines=lines))
+    assert [(v.rule, v.line) for v in violations] == [("writes", 9)]
+    _, violations = check_dag(mesh, DagFacts("nobody", "/nowhere/x.py", (), (), lines=lines))
+    assert [(v.rule, v.line) for v in violations] == [("team", 1)]  # not spelled in the file: line 1

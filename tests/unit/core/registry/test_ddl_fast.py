@@ -22,9 +22,9 @@ from airflow_mesh.core.registry.ddl_fast import (
     read_simple_ddl,
 )
 from airflow_mesh.core.registry.ddl_files import (
-    check_contract,
     parse_ddl_text,
     read_ddl_with_sqlglot,
+    table_from_ddl,
 )
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -57,8 +57,8 @@ def test_synthetic_mesh_same_tables_from_both_readers(tmp_path: Path) -> None:
         text = path.read_text()
         fast, slow, _ = both(text)
         assert fast is not None and fast == slow, path
-        assert (check_contract(fast, text, "f.sql", path.stem, "t") ==
-                check_contract(slow, text, "f.sql", path.stem, "t"))
+        assert (table_from_ddl(fast, text, "f.sql", path.stem, "t") ==
+                table_from_ddl(slow, text, "f.sql", path.stem, "t"))
 
 
 # Broken or unusual variants of a valid file: the fast reader either agrees with sqlglot or declines.
