@@ -27,7 +27,7 @@ from airflow_mesh.core.coverage import (
 )
 from airflow_mesh.core.ownership import owning_team
 from airflow_mesh.core.registry.access import read_error
-from airflow_mesh.settings import configured_mesh
+from airflow_mesh.settings import configured_mesh, default_deferrable
 from airflow_mesh.triggers.state_reader import fetch_task_states
 from airflow_mesh.triggers.table_trigger import TableCoverageTrigger
 from airflow_mesh.utils.assets import table_asset
@@ -47,7 +47,8 @@ class TableSensor(BaseSensorOperator):
         ``fail`` (default), ``skip``, or ``partial`` (wait only for the runs that can exist).
     :param period_schedule: cron of this DAG's periods, if not its own schedule (evaluated in the time
         zone of the DAG's timetable; see docs/intervals.md).
-    :param deferrable: wait in the triggerer, holding no worker slot.
+    :param deferrable: wait in the triggerer, holding no worker slot (default: Airflow's
+        ``[operators] default_deferrable``).
     """
 
     template_fields: Sequence[str] = ("tables",)
@@ -55,7 +56,7 @@ class TableSensor(BaseSensorOperator):
 
     def __init__(self, *, table: str | None = None, tables: Sequence[str] | None = None,
                  failed_states: Sequence[str] = DEFAULT_FAILED_STATES, on_unavailable: str = "fail",
-                 period_schedule: str | None = None, deferrable: bool = False, **kwargs: Any) -> None:
+                 period_schedule: str | None = None, deferrable: bool | None = None, **kwargs: Any) -> None:
         if bool(table) == bool(tables):
             raise ValueError("TableSensor needs exactly one of table='db.table' or tables=[...]")
         check_on_unavailable(on_unavailable)
@@ -68,7 +69,7 @@ class TableSensor(BaseSensorOperator):
         self.failed_states = list(failed_states)
         self.on_unavailable = on_unavailable
         self.period_schedule = period_schedule
-        self.deferrable = deferrable
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
         self._last_status = ""
         if self.has_dag():
             self._check_access(mesh, resolved)

@@ -17,6 +17,29 @@ pytestmark = pytest.mark.usefixtures("airflow_db", "mesh_jobs")
 NOW = datetime(2026, 11, 23, 19, tzinfo=UTC)  # a fixed "now" for the planner: no verdict depends on the calendar
 
 
+@pytest.fixture(autouse=True)
+def no_background_materializer(monkeypatch):
+    """This module materializes its jobs itself: a mesh app that an earlier test module started runs a
+    materializer thread in this process, and it must not claim them (its ticks check the setting)."""
+    monkeypatch.setenv("AIRFLOW__MESH__BACKFILL_MATERIALIZER", "false")
+
+
+def materialized(job_id: int) -> None:
+    """Materialize the job in this process, or, when a background tick already in flight claimed it first,
+    wait (bounded) until that tick has."""
+    import threading
+    import time
+
+    from airflow_mesh.backfill.materialize import materialize_next
+
+    if materialize_next(job_id=job_id) is not None:
+        return
+    deadline = time.monotonic() + 120
+    while (status := job_of(job_id)["status"]) in ("queued", "materializing"):
+        assert time.monotonic() < deadline, f"job #{job_id} is still {status}"
+        threading.Event().wait(0.2)
+
+
 def accept(req: BackfillRequest, user: str = "alice") -> int:
     from airflow_mesh.backfill import jobs
 
@@ -141,11 +164,10 @@ def test_pause_stops_the_schedulers_own_selection_resume_restores_it_retry_rerun
     from airflow.utils.session import create_session
 
     from airflow_mesh.backfill import steering
-    from airflow_mesh.backfill.materialize import materialize_next
 
     req = BackfillRequest(roots=["payments_daily.build_settlements"], start=d(2026, 7, 13), end=d(2026, 7, 16))
     job_id = accept(req, "bob")
-    materialize_next(job_id=job_id)
+    materialized(job_id)
     backfills = {x["backfill_id"] for x in job_of(job_id)["dags"]}
     dag_ids = [x["dag_id"] for x in job_of(job_id)["dags"]]
     monkeypatch.setattr(DagRun, "DEFAULT_DAGRUNS_TO_EXAMINE", 10_000)   # see every queued run in the shared DB
@@ -192,13 +214,12 @@ def test_cancel_leaves_no_run_queued_terminates_running_tasks_records_who_and_fr
     from airflow.utils.session import create_session
 
     from airflow_mesh.backfill import jobs, steering
-    from airflow_mesh.backfill.materialize import materialize_next
 
     req = BackfillRequest(roots=["payments_daily.build_settlements"], start=d(2026, 7, 20), end=d(2026, 7, 23))
     job_id = accept(req, "carol")
     with pytest.raises(jobs.JobConflict, match=f"mesh job #{job_id} is active on"):
         accept(req, "dave")   # no overlap: the same DAGs while the job is active
-    materialize_next(job_id=job_id)
+    materialized(job_id)
     backfills = [x["backfill_id"] for x in job_of(job_id)["dags"]]
     with create_session() as s:
         run = s.scalars(select(DagRun).where(DagRun.backfill_id.in_(backfills)).order_by(DagRun.logical_date)).first()
@@ -385,13 +406,12 @@ def test_a_job_whose_runs_were_deleted_ends_failed_instead_of_running_forever() 
     from airflow.utils.session import create_session
     from sqlalchemy import delete
 
-    from airflow_mesh.backfill.materialize import materialize_next
     from airflow_mesh.backfill.steering import settle
 
     req = BackfillRequest(roots=["payments_daily.build_settlements"], start=d(2026, 7, 28), end=d(2026, 7, 30),
                           downstream=False)
     job_id = accept(req, "erin")
-    materialize_next(job_id=job_id)
+    materialized(job_id)
     with create_session() as s:
         assert settle(s, job_id) is None   # its runs are queued: still running
     backfills = [x["backfill_id"] for x in job_of(job_id)["dags"]]
@@ -411,7 +431,6 @@ def test_run_backwards_starts_the_newest_runs_first_and_the_default_the_oldest()
     from airflow.utils.session import create_session
 
     from airflow_mesh.backfill import steering
-    from airflow_mesh.backfill.materialize import materialize_next
 
     def start_order(job_id: int) -> list[datetime]:
         [part] = [x for x in job_of(job_id)["dags"] if x["dag_id"] == "payments_hourly"]
@@ -425,7 +444,7 @@ def test_run_backwards_starts_the_newest_runs_first_and_the_default_the_oldest()
         req = BackfillRequest(roots=["payments.transactions"], start=day, end=day + timedelta(hours=6),
                               downstream=False, run_backwards=backwards)
         job_id = accept(req)
-        materialize_next(job_id=job_id)
+        materialized(job_id)
         orders[backwards] = start_order(job_id)
         steering.cancel(job_id, "test")  # frees payments_hourly for the next job
     assert len(orders[True]) == len(orders[False]) == 6
