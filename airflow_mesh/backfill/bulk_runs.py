@@ -131,18 +131,19 @@ def _insert_task_instances(session, dag: Any, runs: Sequence[Any], dag_version_i
 
     A new run has no task instances, so ``_check_for_removed_or_restored_tasks`` (a read per run) finds
     none; for ``BACKFILL_JOB`` runs Airflow's task filter keeps every task (no start/end date filter)."""
-    from airflow._shared.observability.metrics import stats
     from airflow.models.taskinstance import TaskInstance as TI
     from airflow.settings import task_instance_mutation_hook
     from airflow.utils.types import DagRunType
+
+    from airflow_mesh.airflow_compat import create_task_instance_mappings, stats
 
     mappings: list[dict[str, Any]] = []
     counts: list[tuple[Any, dict[str, int]]] = []
     for run in runs:
         assert run.run_type == DagRunType.BACKFILL_JOB
         created: dict[str, int] = defaultdict(int)
-        creator = run._get_task_creator(created, task_instance_mutation_hook, True, dag_version_id)
-        mappings.extend(run._create_tasks(dag.task_dict.values(), creator, session=session))
+        mappings.extend(create_task_instance_mappings(run, dag.task_dict.values(), created, task_instance_mutation_hook,
+                                                      dag_version_id, session=session))
         counts.append((run, created))
     session.bulk_insert_mappings(TI.__mapper__, mappings)
     for run, created in counts:
@@ -159,9 +160,10 @@ def clear_finished(session, tis: Sequence[Any]) -> None:
     the latest; a running task instance: Airflow marks it restarting) are handed to ``clear_task_instances``
     itself. A ``task_instance_mutation_hook`` needs no such care here: Airflow applies it on clearing only
     through ``refresh_from_task``, which the batched path calls too."""
-    from airflow._shared.observability.traces import new_task_run_carrier
     from airflow.models.taskinstance import clear_task_instances
     from airflow.utils.state import DagRunState, TaskInstanceState
+
+    from airflow_mesh.airflow_compat import new_task_run_carrier
 
     if not tis:
         return
@@ -194,13 +196,14 @@ def _record_history(session, tis: Sequence[Any]) -> None:
     ``record_ti`` asks per task instance whether the try is recorded; here one query answers for the
     chunk. The rows are Airflow's own ``TaskInstanceHistory(ti, state=...)`` objects, inserted in one
     flush; the state and end-date rule is ``record_ti``'s."""
-    from airflow._shared.timezones import timezone
     from airflow.models.hitl import HITLDetail
     from airflow.models.hitl_history import HITLDetailHistory
     from airflow.models.taskinstance import uuid7
     from airflow.models.taskinstancehistory import TaskInstanceHistory as TIH
     from airflow.models.taskreschedule import TaskReschedule
     from airflow.utils.state import State, TaskInstanceState
+
+    from airflow_mesh.airflow_compat import timezone
 
     dag_id = tis[0].dag_id
     recorded = set(session.execute(select(TIH.task_id, TIH.run_id, TIH.map_index, TIH.try_number).where(
@@ -233,7 +236,7 @@ def _reset_task_instances(session, tis: Sequence[Any]) -> None:
     """The per-task-instance part of ``clear_task_instances`` for a task that is not running: attributes
     from the task of the run's own DAG version, ``max_tries`` extended by the task's retries, state and
     executor id and deferral cleared, a version for one that has none."""
-    from airflow.models.dagbag import DBDagBag
+    from airflow_mesh.airflow_compat import DBDagBag
 
     bag = DBDagBag(load_op_links=False)
     dags: dict[tuple, Any] = {}
@@ -263,12 +266,16 @@ def _requeue_runs(session, tis: Sequence[Any]) -> list[Any]:
     ``clear_number``, new ``queued_at`` and trace carrier, state queued through ``DagRun.set_state``,
     start date and last scheduling decision reset; deadlines on ``queued_at`` recalculated (one query
     finds the runs that have any, Airflow's function recalculates them)."""
-    from airflow._shared.observability.traces import TASK_SPAN_DETAIL_LEVEL_KEY, new_dagrun_trace_carrier
-    from airflow._shared.timezones import timezone
     from airflow.models.dagrun import dagrun_trace_attributes
     from airflow.models.deadline import Deadline
-    from airflow.models.taskinstance import _recalculate_dagrun_queued_at_deadlines
     from airflow.utils.state import DagRunState
+
+    from airflow_mesh.airflow_compat import (
+        TASK_SPAN_DETAIL_LEVEL_KEY,
+        new_dagrun_trace_carrier,
+        recalculate_dagrun_queued_at_deadlines,
+        timezone,
+    )
 
     runs = list({ti.dag_run.id: ti.dag_run for ti in tis}.values())
     with_deadlines = set(session.scalars(select(Deadline.dagrun_id).where(
@@ -280,7 +287,7 @@ def _requeue_runs(session, tis: Sequence[Any]) -> list[Any]:
             task_span_detail_level=run.conf.get(TASK_SPAN_DETAIL_LEVEL_KEY) if run.conf else None,
             attributes=dagrun_trace_attributes(run))
         if run.id in with_deadlines:
-            _recalculate_dagrun_queued_at_deadlines(run, run.queued_at, session)
+            recalculate_dagrun_queued_at_deadlines(run, run.queued_at, session)
         run.state = DagRunState.QUEUED
         run.start_date = timezone.utcnow()
         run.last_scheduling_decision = None

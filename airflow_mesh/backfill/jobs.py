@@ -100,7 +100,7 @@ def overlapping(session, dag_ids: list[str]) -> list[dict]:
     blocked (SQLite reads outside a transaction; PostgreSQL's READ COMMITTED takes a snapshot
     per statement).
     """
-    from airflow.models.backfill import Backfill
+    from airflow_mesh.airflow_compat import Backfill
 
     if not dag_ids:
         return []
@@ -167,7 +167,7 @@ def submit(plan: Plan, request: BackfillRequest, user: str, seen_fingerprint: st
 def _insert_job(session, plan: Plan, request: BackfillRequest, user: str, fp: str, mar: int,
                 tasks: dict[str, list[str]], stamp: datetime) -> int:
     """The job row, and per DAG its native backfill and its part (which takes the DAG: unique index)."""
-    from airflow.models.backfill import Backfill, ReprocessBehavior
+    from airflow_mesh.airflow_compat import Backfill, ReprocessBehavior
 
     job_id = session.execute(insert(job).values(
         created_at=stamp, updated_at=stamp, user=user, roots=json.dumps(request.roots), start=request.start,

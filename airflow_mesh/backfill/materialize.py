@@ -187,15 +187,16 @@ def _apply_chunk(session, dag: Any, d: dict, infos: list, offset: int, user: str
 
     Creating and clearing write Airflow's own rows in a few statements per chunk instead of about 10 and 27
     per run (:mod:`airflow_mesh.backfill.bulk_runs`); all of it is this chunk's one transaction."""
-    from airflow.models.backfill import (
-        Backfill,
-        BackfillDagRun,
-        BackfillDagRunExceptionReason,
-    )
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance as TI
     from airflow.utils.state import DagRunState
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    from airflow_mesh.airflow_compat import (
+        Backfill,
+        BackfillDagRun,
+        BackfillDagRunExceptionReason,
+    )
 
     dag_id, backfill_id, task_ids = d["dag_id"], d["backfill_id"], d["tasks"]
     # Airflow's scheduler marks a backfill complete when none of its runs is unfinished: between chunks, or
@@ -258,7 +259,7 @@ def _apply_chunk(session, dag: Any, d: dict, infos: list, offset: int, user: str
 
 def _release_dags(session, job_id: int) -> None:
     """A finished job no longer holds its DAGs; its native backfills are complete."""
-    from airflow.models.backfill import Backfill
+    from airflow_mesh.airflow_compat import Backfill
 
     ids = session.scalars(select(job_dag.c.backfill_id).where(job_dag.c.job_id == job_id)).all()
     session.execute(update(job_dag).where(job_dag.c.job_id == job_id).values(active_dag_id=None))

@@ -84,7 +84,7 @@ def _require(record: dict | None, job_id: int, allowed: set[JobStatus], action: 
 
 
 def _set_native_paused(session, job_id: int, paused: bool) -> None:
-    from airflow.models.backfill import Backfill
+    from airflow_mesh.airflow_compat import Backfill
 
     ids = _backfill_ids(session, job_id)
     if ids:
@@ -169,12 +169,13 @@ def cancel(job_id: int, user: str) -> dict:
 
 def retry(job_id: int, user: str) -> dict:
     """Re-run only the job's failed and upstream-failed task instances (of its planned tasks)."""
-    from airflow.models.backfill import Backfill
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance as TI
     from airflow.models.taskinstance import clear_task_instances
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState, TaskInstanceState
+
+    from airflow_mesh.airflow_compat import Backfill
 
     with create_session() as session:
         record = _require(get_job(session, job_id), job_id,
@@ -215,8 +216,9 @@ def settle(session, job_id: int) -> JobStatus | None:
 
     Counted from this job's own native backfills only, never from other jobs' runs.
     """
-    from airflow.models.backfill import BackfillDagRun
     from airflow.models.dagrun import DagRun
+
+    from airflow_mesh.airflow_compat import BackfillDagRun
 
     status = session.scalar(select(job.c.status).where(job.c.id == job_id))
     if status not in (JobStatus.RUNNING.value, JobStatus.PAUSED.value):

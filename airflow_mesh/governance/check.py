@@ -32,8 +32,7 @@ def _isolated_airflow_home() -> None:
 def check_folder(folder: Path) -> tuple[int, list[MeshError]]:
     """Parse every DAG file under ``folder``: (number of DAGs that imported, every finding)."""
     _isolated_airflow_home()
-    from airflow.dag_processing.dagbag import DagBag
-
+    from airflow_mesh.airflow_compat import DagBag
     from airflow_mesh.core.contract import check_contract
     from airflow_mesh.core.rules import check_dag
     from airflow_mesh.governance.facts import dag_facts, timetable_facts

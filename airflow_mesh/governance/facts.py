@@ -90,8 +90,9 @@ def timetable_facts(dag: Any) -> TimetableFacts:
 def _sample_runs(dag: Any, kind: TimetableKind) -> list[tuple[datetime, Period]]:
     """(logical date, period) of a few runs at each probe, from Airflow's core timetable."""
     import pendulum
-    from airflow.serialization.encoders import coerce_to_core_timetable
     from airflow.timetables.base import TimeRestriction
+
+    from airflow_mesh.airflow_compat import coerce_to_core_timetable
 
     timetable = coerce_to_core_timetable(dag.timetable)
     start = pendulum.instance(as_utc(dag.start_date)).in_timezone("UTC")  # the core timetables need pendulum

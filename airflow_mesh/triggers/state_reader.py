@@ -60,13 +60,13 @@ def fetch_task_states(dag_id: str, task_id: str, logical_dates: list) -> States:
 
 
 def _fetch_many(dag_id: str, task_ids: list[str], logical_dates: list) -> States:
-    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+    from airflow_mesh.airflow_compat import RuntimeTaskInstance
 
     return RuntimeTaskInstance.get_task_states(dag_id=dag_id, task_ids=task_ids, logical_dates=logical_dates)
 
 
 def _async_comms():
-    from airflow.sdk.execution_time import task_runner
+    from airflow_mesh.airflow_compat import task_runner
 
     comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
     return comms if comms is not None and hasattr(comms, "asend") else None
@@ -76,7 +76,7 @@ async def _ask(dag_id: str, task_ids: list[str], logical_dates: list[datetime]) 
     """One ``GetTaskStates``: awaited on the supervisor comms when they can (the triggerer), else in a thread."""
     comms = _async_comms()
     if comms is not None:
-        from airflow.sdk.execution_time.comms import GetTaskStates
+        from airflow_mesh.airflow_compat import GetTaskStates
 
         response = await comms.asend(GetTaskStates(dag_id=dag_id, task_ids=task_ids, logical_dates=logical_dates))
         return response.task_states
