@@ -287,6 +287,59 @@ def cmd_backfill_materialize(args: argparse.Namespace) -> int:
 
 
 @reports_registry_errors
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Contract changes between two versions of the registry; exit 1 on a breaking change whose
+    ``mesh.version`` did not go up, 2 when a version cannot be read."""
+    import json
+    from dataclasses import asdict
+
+    from airflow_mesh.core.registry import MeshValidationError
+    from airflow_mesh.core.registry.contract_diff import diff_registries
+    from airflow_mesh.governance.registry_versions import RegistryVersionError, registry_at
+
+    repo = Path(args.repo).resolve()
+    try:
+        with registry_at(args.base, repo, args.path) as base_root, registry_at(args.head, repo, args.path) as head_root:
+            sides = {}
+            for side, root in (("base", base_root), ("head", head_root)):
+                try:
+                    sides[side] = load_mesh(root)
+                except MeshValidationError as err:
+                    print(f"error: the {side} registry ({getattr(args, side) or 'the working tree'}) is invalid:\n{err}",
+                          file=sys.stderr)
+                    return 2
+    except RegistryVersionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    changes = diff_registries(sides["base"], sides["head"])
+    refused = [c for c in changes if c.refused]
+    if args.format == "json":
+        print(json.dumps({"base": args.base, "head": args.head, "refused": len(refused),
+                          "breaking": sum(c.kind == "breaking" for c in changes),
+                          "changes": [asdict(c) | {"refused": c.refused} for c in changes]}, indent=2))
+        return 1 if refused else 0
+    _print_changes(changes, sides["head"])
+    return 1 if refused else 0
+
+
+def _print_changes(changes, head) -> None:
+    breaking = [c for c in changes if c.kind == "breaking"]
+    print(f"{len(changes)} contract change(s): {len(breaking)} breaking ({sum(c.refused for c in changes)} not "
+          f"acknowledged), {len(changes) - len(breaking)} compatible")
+    for c in changes:
+        label = "BREAKING" if c.refused else "breaking (mesh.version raised)" if c.kind == "breaking" else "compatible"
+        print(f"{c.file}:{c.line}: {label}: {c.table}: {c.what}")
+        for r in c.reached:
+            channel = f", channel {r.channel}" if r.channel else ""
+            print(f"    reaches team {r.team} ({', '.join(r.contacts)}{channel}): tables {', '.join(r.tables)}; "
+                  f"DAGs {', '.join(r.dags)}")
+        if c.refused:
+            now = head.tables[c.table].version if c.table in head.tables else None
+            fix = (f"raise 'mesh.version' (now {now}) in {c.file} and agree the change with the teams above"
+                   if now is not None else "keep the table, or agree its removal with the teams above first")
+            print(f"    Fix: {fix}")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     import os
 
@@ -332,6 +385,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dags_folder")
     p.add_argument("--root", help="registry root (default: [mesh] root / AIRFLOW__MESH__ROOT)")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("diff", help="contract changes between two registry versions; exit 1 on an unacknowledged "
+                                    "breaking change (for the registry's CI)")
+    p.add_argument("base", help="a git ref of --repo (e.g. origin/main) or a registry folder")
+    p.add_argument("head", nargs="?", help="a git ref or folder (default: the working tree of --repo)")
+    p.add_argument("--repo", default=".", help="the registry's git repository (default: .)")
+    p.add_argument("--path", default=".", help="where teams/ and ddl/ are inside --repo (default: its top)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_diff)
     p = sub.add_parser("sync-roles", help="FabAuthManager: one role per team, edit on its DAGs, read on the others")
     p.add_argument("--dry-run", action="store_true", help="print the changes without making them")
     p.set_defaults(func=cmd_sync_roles)

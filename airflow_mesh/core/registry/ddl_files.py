@@ -11,6 +11,8 @@ The DDL is the table's contract. Mesh properties live in ``TBLPROPERTIES``:
 * ``mesh.timezone``   IANA time zone the schedule is evaluated in, e.g. ``Europe/Amsterdam`` (default UTC)
 * ``mesh.timetable``  ``trigger`` (default: ``CronTriggerTimetable``, logical date = period end) or
   ``data_interval`` (``CronDataIntervalTimetable``/``DeltaDataIntervalTimetable``, logical date = period start)
+* ``mesh.version``    the contract's version, a whole number (default 1): raised with a breaking change
+  (``airflow-mesh diff``)
 
 Reading happens in two steps: a reader turns the text into a :class:`RawTable` (the fast reader
 for the common shape, sqlglot for anything else), then :func:`table_from_ddl` checks it and builds
@@ -31,7 +33,7 @@ from airflow_mesh.core.registry.models import Column, MeshError, Table
 from airflow_mesh.core.registry.raw import RawColumn, RawTable
 
 KNOWN_PROPERTIES = {"mesh.producer", "mesh.schedule", "mesh.access", "mesh.inputs", "mesh.start_date", "mesh.timezone",
-                    "mesh.timetable"}
+                    "mesh.timetable", "mesh.version"}
 REQUIRED_PROPERTIES = ("mesh.producer", "mesh.schedule", "mesh.access")
 TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 PRODUCER = re.compile(r"^[A-Za-z0-9_.-]+\.[A-Za-z0-9_-]+$")
@@ -285,7 +287,8 @@ def table_from_ddl(raw: RawTable, text: str, display: str, stem: str, team: str)
                       producer_task=task_id, schedule=props["mesh.schedule"],
                       timezone=props.get("mesh.timezone") or "UTC",
                       timetable=props.get("mesh.timetable") or "trigger", access=props["mesh.access"],
-                      start_date=start_date, inputs=_inputs(raw), lines=lines)
+                      start_date=start_date, inputs=_inputs(raw), version=props.get("mesh.version") or 1,
+                      lines=lines)
     except ValidationError as e:
         return None, [MeshError(file=display, line=lines.get(f"mesh.{x['loc'][0]}", raw.line),
                                 message=f"mesh.{x['loc'][0]}: {x['msg']}", fix="correct the property")

@@ -124,6 +124,7 @@ class Table(Strict):
     access: Literal["public", "private"]
     start_date: datetime | None = None
     inputs: tuple[str, ...] = ()
+    version: int = Field(1, ge=1, strict=False)  # mesh.version: raised with a breaking change
     lines: dict[str, int] = Field(default_factory=dict)  # property key -> line, for later error messages
 
     @field_validator("timezone")
