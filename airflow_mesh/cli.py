@@ -35,7 +35,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"\n{len(errors)} error(s) in {root}", file=sys.stderr)
         return 1
     assert mesh is not None
-    print(f"OK: {len(mesh.teams)} teams, {len(mesh.tables)} tables in {root}")
+    if args.spark:  # Spark itself parses every DDL: a file sqlglot accepts but Spark rejects is an error
+        from airflow_mesh.catalog.apply import parse_errors
+        from airflow_mesh.catalog.spark_catalog import SparkCatalog
+        from airflow_mesh.settings import catalog_dir
+
+        catalog = SparkCatalog(catalog_dir())
+        try:
+            spark_errors = parse_errors(mesh, catalog)
+        finally:
+            catalog.close()
+        for e in spark_errors:
+            print(str(e), file=sys.stderr)
+        if spark_errors:
+            print(f"\n{len(spark_errors)} error(s) in {root}", file=sys.stderr)
+            return 1
+    print(f"OK: {len(mesh.teams)} teams, {len(mesh.tables)} tables in {root}{' (Spark parsed every DDL)' if args.spark else ''}")
     return 0
 
 
@@ -340,6 +355,51 @@ def _print_changes(changes, head) -> None:
             print(f"    Fix: {fix}")
 
 
+def _catalog(args: argparse.Namespace):
+    from airflow_mesh.catalog.spark_catalog import SparkCatalog
+    from airflow_mesh.settings import catalog_dir
+
+    conf = {}
+    for item in args.conf or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--conf {item!r} is not KEY=VALUE, e.g. --conf spark.hadoop.hive.metastore.uris=thrift://ms:9083")
+        conf[key.strip()] = value
+    return SparkCatalog(Path(args.catalog_dir) if args.catalog_dir else catalog_dir(), conf)
+
+
+@reports_registry_errors
+def cmd_schema_apply(args: argparse.Namespace) -> int:
+    """Create or safely change every registered table in the Spark catalog; exit 1 (nothing applied) when
+    any table is refused."""
+    from airflow_mesh.catalog.apply import apply_schema
+
+    mesh = load_mesh(args.root) if args.root else configured_mesh()
+    try:
+        catalog = _catalog(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        report = apply_schema(mesh, catalog, dry_run=args.dry_run)
+    finally:
+        catalog.close()
+    for plan in report.tables:
+        detail = "; ".join([s.what for s in plan.steps] + list(plan.notes))
+        print(f"{plan.table:<34} {plan.action}{': ' + detail if detail else ''}")
+    for error in report.errors:
+        print(f"error: {error}", file=sys.stderr)
+    if report.errors:
+        print("Nothing was applied.", file=sys.stderr)
+        return 1
+    if report.failure:
+        print(f"error: {report.failure}. Applied before it: {'; '.join(report.done) or 'nothing'}. "
+              "Fix the cause and run it again (what ran is not repeated)", file=sys.stderr)
+        return 1
+    print("Applied." if report.applied else "Dry run: nothing was applied.")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     import os
 
@@ -375,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("validate", help="check teams/ and ddl/; exit 1 listing every error")
     p.add_argument("root", nargs="?", help="registry root (default: [mesh] root / AIRFLOW__MESH__ROOT)")
+    p.add_argument("--spark", action="store_true", help="also have Spark itself parse every DDL (starts a local JVM)")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("show", help="owner, schema, producer and consumers of a table")
     p.add_argument("table")
@@ -385,6 +446,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dags_folder")
     p.add_argument("--root", help="registry root (default: [mesh] root / AIRFLOW__MESH__ROOT)")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("schema", help="the registry's tables in a Spark catalog").add_subparsers(
+        dest="schema_command", required=True).add_parser(
+        "apply", help="create every table from its DDL, apply safe changes (add a column, comments); refuse the rest")
+    p.add_argument("--root", help="registry root (default: [mesh] root)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan only")
+    p.add_argument("--catalog-dir", help="embedded metastore and warehouse folder (default: [mesh] catalog_dir)")
+    p.add_argument("--conf", action="append", help="Spark conf KEY=VALUE (repeatable), e.g. a shared metastore")
+    p.set_defaults(func=cmd_schema_apply)
     p = sub.add_parser("diff", help="contract changes between two registry versions; exit 1 on an unacknowledged "
                                     "breaking change (for the registry's CI)")
     p.add_argument("base", help="a git ref of --repo (e.g. origin/main) or a registry folder")

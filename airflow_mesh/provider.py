@@ -55,6 +55,15 @@ MESH_OPTIONS: dict[str, dict[str, Any]] = {
         "example": "/var/cache/airflow-mesh",
         "default": "",
     },
+    "catalog_dir": {
+        "description": "Folder of the embedded Spark metastore and warehouse `airflow-mesh schema apply` and "
+                       "`validate --spark` use when the Spark conf names no metastore of its own "
+                       "(`hive.metastore.uris`). Empty: `$AIRFLOW_HOME/mesh-catalog`.",
+        "version_added": "0.2.0",
+        "type": "string",
+        "example": "/var/lib/airflow-mesh/catalog",
+        "default": "",
+    },
     "backfill_max_runs": {
         "description": "Largest number of DAG runs one mesh backfill may create or clear; a bigger plan is "
                        "refused with the count, before anything changes.",

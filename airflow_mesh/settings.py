@@ -96,6 +96,11 @@ def cache_dir() -> Path:
     return Path(value).expanduser() if value else _airflow_home() / "mesh-cache"
 
 
+def catalog_dir() -> Path:
+    value = setting("catalog_dir")
+    return Path(value).expanduser() if value else _airflow_home() / "mesh-catalog"
+
+
 def default_deferrable() -> bool:
     """Airflow's ``[operators] default_deferrable``: the mesh's waiting operators follow it as the providers do."""
     return _conf().getboolean("operators", "default_deferrable", fallback=False)
