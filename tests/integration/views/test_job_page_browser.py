@@ -1,0 +1,72 @@
+"""The backfill job page inside Airflow's UI (the external_views iframe), in headless Debian Chromium:
+links into Airflow land on Airflow's own pages, steering follows the user's rights, the figures say how
+fresh they are. Dates in May 2026 belong to this module."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from conftest import ui_login
+from playwright.sync_api import expect
+
+from airflow_mesh.backfill.request import BackfillRequest
+from airflow_mesh.core.intervals import UTC
+from airflow_mesh.settings import configured_mesh
+
+pytestmark = pytest.mark.usefixtures("airflow_db", "mesh_jobs")
+NOW = datetime(2026, 11, 23, 19, tzinfo=UTC)  # the planner's "now": no verdict depends on the calendar
+WAIT_MS = 60000  # Airflow's React UI is slow on a loaded 2-core box
+
+
+def job_with_a_failed_task(day: int) -> tuple[int, str, str]:
+    """A materialized job over three hours of ``payments_hourly`` on May ``day``, one of its task instances
+    failed. Returns the job id, the failed task's run id and task id."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance as TI
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from airflow_mesh.backfill import jobs
+    from airflow_mesh.backfill.materialize import materialize_next
+
+    req = BackfillRequest(roots=["payments_hourly"], start=datetime(2026, 5, day, 1, tzinfo=UTC),
+                          end=datetime(2026, 5, day, 4, tzinfo=UTC), downstream=False)
+    job_id = jobs.submit(req.plan(configured_mesh(), NOW), req, "admin").id
+    materialize_next(job_id=job_id)  # the live server's own materializer may have claimed it first: either is fine
+    with create_session() as s:
+        backfill_id = jobs.get_job(s, job_id)["dags"][0]["backfill_id"]
+        ti = s.scalars(select(TI).join(DagRun, (DagRun.dag_id == TI.dag_id) & (DagRun.run_id == TI.run_id))
+                       .where(DagRun.backfill_id == backfill_id).order_by(TI.run_id, TI.task_id).limit(1)).one()
+        ti.state = "failed"
+        return job_id, ti.run_id, ti.task_id
+
+
+def open_job(page, live_server: str, job_id: int):
+    """The job page where Airflow shows it: its plugin route, the mesh page in the sandboxed iframe."""
+    page.goto(f"{live_server}/plugin/mesh-backfill/mesh/backfill/{job_id}")
+    page.wait_for_selector("iframe", timeout=WAIT_MS)
+    frame = page.frame_locator("iframe").first
+    frame.locator("#status").wait_for(timeout=WAIT_MS)
+    return frame
+
+
+def test_dag_and_task_instance_links_land_on_airflows_own_pages(live_server, browser) -> None:
+    job_id, run_id, task_id = job_with_a_failed_task(11)
+    page = ui_login(browser, live_server, "admin", "admin-pw")
+    frame = open_job(page, live_server, job_id)
+
+    frame.locator("#progress a", has_text="payments_hourly").click()
+    page.wait_for_url(f"{live_server}/dags/payments_hourly", timeout=WAIT_MS)
+    expect(page.locator("iframe")).to_have_count(0, timeout=WAIT_MS)       # Airflow's page, not the plugin's
+    expect(page.get_by_text("payments_hourly").first).to_be_visible(timeout=WAIT_MS)
+
+    frame = open_job(page, live_server, job_id)
+    link = frame.locator("#failing a").first
+    expect(link).to_contain_text(task_id, timeout=WAIT_MS)
+    link.click()
+    page.wait_for_url(lambda u: u.startswith(f"{live_server}/dags/payments_hourly/runs/")
+                      and u.endswith(f"/tasks/{task_id}"), timeout=WAIT_MS)
+    expect(page.locator("iframe")).to_have_count(0, timeout=WAIT_MS)
+    expect(page.get_by_text(task_id).first).to_be_visible(timeout=WAIT_MS)
+    assert run_id in page.url.replace("%3A", ":").replace("%2B", "+")
