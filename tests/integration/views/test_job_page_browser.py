@@ -4,6 +4,7 @@ fresh they are. Dates in May 2026 belong to this module."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import pytest
@@ -17,6 +18,7 @@ from airflow_mesh.settings import configured_mesh
 pytestmark = pytest.mark.usefixtures("airflow_db", "mesh_jobs")
 NOW = datetime(2026, 11, 23, 19, tzinfo=UTC)  # the planner's "now": no verdict depends on the calendar
 WAIT_MS = 60000  # Airflow's React UI is slow on a loaded 2-core box
+STALE = re.compile(r"\bstale\b")
 
 
 def job_with_a_failed_task(day: int) -> tuple[int, str, str]:
@@ -70,3 +72,41 @@ def test_dag_and_task_instance_links_land_on_airflows_own_pages(live_server, bro
     expect(page.locator("iframe")).to_have_count(0, timeout=WAIT_MS)
     expect(page.get_by_text(task_id).first).to_be_visible(timeout=WAIT_MS)
     assert run_id in page.url.replace("%3A", ":").replace("%2B", "+")
+
+
+def test_a_viewer_sees_pause_and_cancel_disabled_with_the_reason(live_server, browser) -> None:
+    job_id, _, _ = job_with_a_failed_task(12)
+    page = ui_login(browser, live_server, "viewer", "viewer-pw")
+    frame = open_job(page, live_server, job_id)
+    expect(frame.locator("#status")).to_have_text("running", timeout=WAIT_MS)
+    for button in ("#pause-btn", "#cancel-btn", "#retry-btn"):
+        expect(frame.locator(button)).to_be_visible()
+        expect(frame.locator(button)).to_be_disabled()
+    assert frame.locator("#steer-note").inner_text() == (
+        "Read only: you may not pause, resume, retry or cancel runs of payments_hourly.")
+    assert "payments_hourly" in frame.locator("#pause-btn").get_attribute("title")
+
+    admin = ui_login(browser, live_server, "admin", "admin-pw")
+    frame = open_job(admin, live_server, job_id)
+    expect(frame.locator("#pause-btn")).to_be_enabled(timeout=WAIT_MS)
+    assert frame.locator("#steer-note").inner_text() == ""
+
+
+def test_figures_say_when_they_were_refreshed_and_go_stale_visibly_when_the_api_fails(live_server, browser) -> None:
+    job_id, _, _ = job_with_a_failed_task(13)
+    page = ui_login(browser, live_server, "admin", "admin-pw")
+    frame = open_job(page, live_server, job_id)
+    freshness = frame.locator("#freshness")
+    expect(freshness).to_contain_text("updated ", timeout=WAIT_MS)
+    expect(freshness).not_to_have_class(STALE)
+
+    page.route(f"**/mesh/api/backfills/{job_id}", lambda route: route.fulfill(
+        status=503, content_type="application/json", body='{"detail": "database is locked"}'))
+    expect(freshness).to_have_class(STALE, timeout=WAIT_MS)
+    expect(freshness).to_contain_text("stale, retrying", timeout=WAIT_MS)
+    expect(freshness).to_contain_text("database is locked")
+    expect(frame.locator("#status")).to_have_text("running")          # the last figures stay
+
+    page.unroute(f"**/mesh/api/backfills/{job_id}")
+    expect(freshness).not_to_have_class(STALE, timeout=WAIT_MS)   # the next poll answers again
+    expect(freshness).to_contain_text("updated ")
