@@ -93,8 +93,8 @@ def open_backfill(page, live_server: str, via_nav: bool = False):
 def fill_week(frame, start: str, end: str) -> None:
     frame.locator("#root-input").fill("payments.transactions")
     frame.locator("#add-root").click()
-    frame.locator("#start").fill(start)
-    frame.locator("#end").fill(end)
+    frame.locator("#start").fill(f"{start}T00:00")   # <input type=datetime-local>
+    frame.locator("#end").fill(f"{end}T00:00")
     frame.locator("#plan-btn").click()
     frame.locator("#plan-summary").wait_for(timeout=30000)
 
@@ -165,6 +165,6 @@ def test_a_changed_form_cannot_execute_the_old_plan(live_server, browser, mesh_j
     frame = open_backfill(page, live_server)
     fill_week(frame, "2026-09-21", "2026-09-28")
     assert frame.locator("#execute-btn").is_enabled()
-    frame.locator("#end").fill("2026-09-29")
+    frame.locator("#end").fill("2026-09-29T00:00")
     assert frame.locator("#execute-btn").is_disabled()
     assert "The form changed: plan again" in frame.locator("#stale").inner_text()
