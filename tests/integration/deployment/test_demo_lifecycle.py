@@ -1,6 +1,6 @@
 """``make demo`` as a user runs it (scripts/demo.sh on a free port, its own SQLite home): it listens on
-loopback only, starts the scheduler only once the API server answers, and TERM stops every process it
-started, task processes included."""
+loopback only, starts the scheduler only once the API server answers, and TERM or Ctrl-C stops every process
+it started, task processes included."""
 
 from __future__ import annotations
 
@@ -67,7 +67,15 @@ def listening_addresses(port: int) -> set[str]:
     return out
 
 
-def test_demo_listens_on_loopback_starts_the_scheduler_after_the_api_and_stops_everything_on_term(tmp_path) -> None:
+def stop_as(demo: subprocess.Popen, how: str) -> None:
+    if how == "TERM":
+        demo.send_signal(signal.SIGTERM)   # to demo.sh alone, as `kill <pid>` or a service manager would
+    else:
+        os.killpg(demo.pid, signal.SIGINT)   # Ctrl-C: the terminal signals the foreground process group
+
+
+@pytest.mark.parametrize("how", ["TERM", "Ctrl-C"])
+def test_demo_listens_on_loopback_starts_the_scheduler_after_the_api_and_stops_everything(tmp_path, how) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(PORT=str(port), AIRFLOW_HOME=str(tmp_path / "home"), DEMO_VENV=sys.prefix)
@@ -95,7 +103,7 @@ def test_demo_listens_on_loopback_starts_the_scheduler_after_the_api_and_stops_e
                                              for word in ("api", "scheduler", "dag", "triggerer"))
         assert listening_addresses(port) == {"0100007F"}   # 127.0.0.1 only, not 0.0.0.0
 
-        demo.send_signal(signal.SIGTERM)   # to demo.sh alone, as `kill <pid>` or make's TERM would
+        stop_as(demo, how)
         demo.wait(STOP_S)
         deadline = time.monotonic() + 10   # reparented stragglers are gone within moments of demo.sh's exit
         while of_demo(sessions) and time.monotonic() < deadline:
