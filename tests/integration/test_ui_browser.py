@@ -50,6 +50,9 @@ def test_mesh_map_from_airflow_nav_search_dictionary_and_run_state(live_server, 
     assert frame.locator("#detail-name").inner_text() == "payments.transactions"
     assert "success" in frame.locator("#detail-state").inner_text()
     assert "2026-11-01T05:00:00+00:00" in frame.locator("#detail-state").inner_text()
+    # the data the run covers first (an hourly trigger run: the hour before its logical date)
+    assert frame.locator("#detail-period").inner_text() == (
+        "data from 2026-11-01 04:00 UTC up to, not including, 2026-11-01 05:00 UTC")
     dictionary = frame.locator("#dictionary").inner_text()
     assert "amount" in dictionary and "merchant_id" in dictionary
     assert "Ana Souza" in frame.locator("#detail").inner_text()
