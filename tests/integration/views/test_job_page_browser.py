@@ -63,7 +63,9 @@ def test_dag_and_task_instance_links_land_on_airflows_own_pages(live_server, bro
     expect(page.locator("iframe")).to_have_count(0, timeout=WAIT_MS)       # Airflow's page, not the plugin's
     expect(page.get_by_text("payments_hourly").first).to_be_visible(timeout=WAIT_MS)
 
-    frame = open_job(page, live_server, job_id)
+    page.go_back()   # Airflow's history has the job page before it: Back returns there
+    page.wait_for_url(f"{live_server}/plugin/mesh-backfill/mesh/backfill/{job_id}", timeout=WAIT_MS)
+    frame = page.frame_locator("iframe").first
     link = frame.locator("#failing a").first
     expect(link).to_contain_text(task_id, timeout=WAIT_MS)
     link.click()
