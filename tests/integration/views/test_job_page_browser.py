@@ -76,7 +76,7 @@ def test_dag_and_task_instance_links_land_on_airflows_own_pages(live_server, bro
     assert run_id in page.url.replace("%3A", ":").replace("%2B", "+")
 
 
-def test_a_viewer_sees_pause_and_cancel_disabled_with_the_reason(live_server, browser) -> None:
+def test_a_viewer_sees_pause_and_cancel_disabled_with_the_reason_an_admin_pauses(live_server, browser) -> None:
     job_id, _, _ = job_with_a_failed_task(12)
     page = ui_login(browser, live_server, "viewer", "viewer-pw")
     frame = open_job(page, live_server, job_id)
@@ -92,6 +92,9 @@ def test_a_viewer_sees_pause_and_cancel_disabled_with_the_reason(live_server, br
     frame = open_job(admin, live_server, job_id)
     expect(frame.locator("#pause-btn")).to_be_enabled(timeout=WAIT_MS)
     assert frame.locator("#steer-note").inner_text() == ""
+    frame.locator("#pause-btn").click()
+    expect(frame.locator("#status")).to_have_text("paused", timeout=WAIT_MS)
+    expect(frame.locator("#status")).to_have_class("state paused")   # its own colour, not running's blue
 
 
 def test_figures_say_when_they_were_refreshed_and_go_stale_visibly_when_the_api_fails(live_server, browser) -> None:
