@@ -76,7 +76,18 @@ cat <<MSG
   Stop:   Ctrl-C
 
 MSG
-status=0
-wait -n "${COMPONENTS[@]}" || status=$?
-echo "A demo component exited (status $status): stopping the others; see the logs in $AIRFLOW_HOME" >&2
-exit 1
+# Until a component exits, or whoever started the demo does. GNU make passes a TERM to its own child only
+# (hence `exec` in the Makefile's recipe, else the child is a shell that dies alone); a make killed any other
+# way (KILL) would leave the demo running under init.
+parent="$PPID"
+while [ "$(ps -o ppid= -p $$ | tr -d ' ')" = "$parent" ]; do
+  for pid in "${COMPONENTS[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "A demo component (pid $pid) exited: stopping the others; see the logs in $AIRFLOW_HOME" >&2
+      exit 1
+    fi
+  done
+  sleep 1 & wait $!   # a signal interrupts the wait at once: the traps above run
+done
+echo "The demo's parent (pid $parent) is gone: stopping" >&2
+exit 143

@@ -1,4 +1,4 @@
-"""``make demo`` as a user runs it (scripts/demo.sh on a free port, its own SQLite home): it listens on
+"""``make demo`` as a user runs it (on a free port, its own SQLite home): it listens on
 loopback only, starts the scheduler only once the API server answers, and TERM or Ctrl-C stops every process
 it started, task processes included."""
 
@@ -51,8 +51,11 @@ def of_demo(sessions: set[int]) -> dict[int, str]:
     return {pid: cmd for pid, (_, sid, cmd) in processes().items() if sid in sessions}
 
 
-def child_running(parent: int, word: str) -> bool:
-    return any(ppid == parent and word in cmd for ppid, _, cmd in processes().values())
+def component_running(make: int, word: str) -> bool:
+    """Whether a component whose command line holds ``word`` runs as a child of demo.sh, make's child."""
+    procs = processes()
+    scripts = {pid for pid, (ppid, _, cmd) in procs.items() if ppid == make and "demo.sh" in cmd}
+    return any(ppid in scripts and word in cmd for ppid, _, cmd in procs.values())
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -68,20 +71,21 @@ def listening_addresses(port: int) -> set[str]:
 
 
 def stop_as(demo: subprocess.Popen, how: str) -> None:
-    if how == "TERM":
-        demo.send_signal(signal.SIGTERM)   # to demo.sh alone, as `kill <pid>` or a service manager would
+    if how == "TERM to make":
+        demo.send_signal(signal.SIGTERM)   # to make alone, as `kill <pid>` or a service manager would
     else:
         os.killpg(demo.pid, signal.SIGINT)   # Ctrl-C: the terminal signals the foreground process group
 
 
-@pytest.mark.parametrize("how", ["TERM", "Ctrl-C"])
+@pytest.mark.parametrize("how", ["TERM to make", "Ctrl-C"])
 def test_demo_listens_on_loopback_starts_the_scheduler_after_the_api_and_stops_everything(tmp_path, how) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(PORT=str(port), AIRFLOW_HOME=str(tmp_path / "home"), DEMO_VENV=sys.prefix)
     log = open(tmp_path / "demo.log", "w")
-    demo = subprocess.Popen(["bash", "scripts/demo.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True)
+    # `make demo` as a user runs it; -o: the shared venv (DEMO_VENV) stands in for the repository's .venv
+    demo = subprocess.Popen(["make", "-o", ".venv/.installed", "demo"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     pids = tmp_path / "home" / "demo.pids"
     sessions = {demo.pid}
     try:
@@ -90,7 +94,7 @@ def test_demo_listens_on_loopback_starts_the_scheduler_after_the_api_and_stops_e
             while not pids.exists():   # written once all four components are started
                 assert time.monotonic() < deadline and demo.poll() is None, (tmp_path / "demo.log").read_text()[-3000:]
                 # In this order: a scheduler seen here was started after the API server answered, so it answers now.
-                scheduler = child_running(demo.pid, "scheduler")
+                scheduler = component_running(demo.pid, "scheduler")
                 try:
                     healthy = client.get(f"http://127.0.0.1:{port}/api/v2/monitor/health").status_code == 200
                 except httpx.TransportError:
@@ -99,7 +103,7 @@ def test_demo_listens_on_loopback_starts_the_scheduler_after_the_api_and_stops_e
                 time.sleep(0.5)   # bounded polling: the deadline above
         components = [int(p) for p in pids.read_text().split()]
         sessions.update(components)
-        assert len(components) == 4 and all(child_running(demo.pid, word)
+        assert len(components) == 4 and all(component_running(demo.pid, word)
                                              for word in ("api", "scheduler", "dag", "triggerer"))
         assert listening_addresses(port) == {"0100007F"}   # 127.0.0.1 only, not 0.0.0.0
 
