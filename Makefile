@@ -53,7 +53,7 @@ test-faketime: $(STAMP) system-packages
 
 demo: $(STAMP)
 	@command -v curl >/dev/null || (apt-get update && apt-get install -y curl)
-	bash scripts/demo.sh
+	exec bash scripts/demo.sh   # demo.sh as make's own child: make's TERM reaches it (and Ctrl-C does)
 
 bench: $(STAMP) system-packages
 	$(PY) bench/registry_load.py

@@ -90,6 +90,8 @@ class Job(BaseModel):
     left_out: list[str]
     dags: list[DagPart]
     progress: dict[str, Any] | None = None
+    permission: dict[str, Any] | None = Field(None, description=(
+        "what the asking user may do: can_steer, and missing_steer_on (DAGs they may not pause or cancel)"))
 
 
 def _plan(req: BackfillRequest):
@@ -196,7 +198,16 @@ def backfill_status(user: GetUserDep, job_id: int = JOB_ID) -> dict:
     record = _load(job_id, user)
     with _session() as s:
         record["progress"] = progress(s, record)
+    record["permission"] = steer_permission(user, record)
     return record
+
+
+def steer_permission(user, record: dict) -> dict[str, Any]:
+    """Whether ``user`` may pause, resume, cancel and retry the job (every DAG, as the steering routes ask), so
+    the page disables the buttons with the reason instead of refusing after the click."""
+    dag_ids = [d["dag_id"] for d in record["dags"]]
+    missing = sorted(set(dag_ids) - may_steer(user, dag_ids))
+    return {"can_steer": not missing, "missing_steer_on": missing}
 
 
 def _steer_route(action: str):

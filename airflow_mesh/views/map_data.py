@@ -5,9 +5,20 @@ Pure (no Airflow import): the route adds run states and what the user may see.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from airflow_mesh.core.intervals import grid_for, iso, period_of_logical_date
 from airflow_mesh.core.registry.mesh import Mesh
+
+
+def with_period(latest: dict | None, schedule: str, timetable: str) -> dict | None:
+    """The latest run with the period of data it covers (``period_start``, ``period_end``: ``[start, end)``),
+    which is what a person asks of a table; the logical date alone says it only by the timetable's convention."""
+    if not latest or not latest.get("logical_date"):
+        return latest
+    period = period_of_logical_date(grid_for(schedule), datetime.fromisoformat(latest["logical_date"]), timetable)
+    return {**latest, "period_start": iso(period.start), "period_end": iso(period.end)}
 
 
 def mesh_map(mesh: Mesh, states: dict[tuple[str, str], dict], readable_dags: set[str]) -> dict[str, Any]:
@@ -28,7 +39,7 @@ def mesh_map(mesh: Mesh, states: dict[tuple[str, str], dict], readable_dags: set
             "partitioned_by": list(t.partitioned_by),
             "columns": [{"name": c.name, "type": c.type, "comment": c.comment, "partition": c.partition}
                         for c in t.columns],
-            "latest": states.get(key) if t.producer_dag in readable_dags else None,
+            "latest": with_period(states.get(key), t.schedule, t.timetable) if t.producer_dag in readable_dags else None,
         })
     edges = [{"from": i, "to": t.name, "cross_team": mesh.tables[i].team != t.team}
              for t in mesh.tables.values() for i in t.inputs]

@@ -8,6 +8,8 @@ function el(tag, attrs, text) {
   if (text !== undefined) n.textContent = text;
   return n;
 }
+// A label cut to ``chars`` characters (with "…"): a box is 210 px wide whatever the name's length.
+function fit(text, chars) { return text.length > chars ? text.slice(0, chars - 1) + "…" : text; }
 // nodes: [{id, label, sub, layer, color, cls}], edges: [{from, to, cls}]; onClick(id)
 function drawLayered(container, nodes, edges, onClick) {
   const W = 210, H = 44, GX = 48, GY = 14;
@@ -31,9 +33,10 @@ function drawLayered(container, nodes, edges, onClick) {
   for (const n of nodes) {
     const p = pos[n.id];
     const g = el("g", { class: "node " + (n.cls || ""), "data-id": n.id, transform: `translate(${p.x},${p.y})` });
+    g.appendChild(el("title", {}, n.sub ? `${n.label}\n${n.sub}` : n.label));  // the full text, when cut to fit
     g.appendChild(el("rect", { width: W, height: H, fill: n.color }));
-    g.appendChild(el("text", { x: 8, y: 18, fill: "#fff", "font-weight": "600" }, n.label));
-    g.appendChild(el("text", { x: 8, y: 34, fill: "#fff" }, n.sub || ""));
+    g.appendChild(el("text", { x: 8, y: 18, fill: "#fff", "font-weight": "600" }, fit(n.label, 27)));
+    g.appendChild(el("text", { x: 8, y: 34, fill: "#fff" }, fit(n.sub || "", 31)));
     g.addEventListener("click", () => onClick && onClick(n.id));
     svg.appendChild(g);
   }
@@ -43,10 +46,23 @@ function drawLayered(container, nodes, edges, onClick) {
 // "2026-11-24 06:24 UTC" from an ISO timestamp (seconds only when not zero): what a person reads at a glance.
 function when(iso) {
   if (!iso) return "—";
-  const d = new Date(iso);
+  // a date-time without a zone is UTC here (the mesh's ranges are UTC), never the browser's zone
+  const d = new Date(/T\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(String(iso)) ? iso + "Z" : iso);
   if (isNaN(d)) return String(iso);
   const t = d.toISOString(), secs = t.slice(17, 19) !== "00" ? t.slice(16, 19) : "";
   return `${t.slice(0, 10)} ${t.slice(11, 16)}${secs} UTC`;
 }
 function esc(s) { return String(s ?? "").replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c])); }
-function stateBadge(state) { return state ? `<span class="state ${esc(state)}">${esc(state)}</span>` : `<span class="muted">no runs</span>`; }
+function stateBadge(state, none = "no runs") { return state ? `<span class="state ${esc(state)}">${esc(state)}</span>` : `<span class="muted">${esc(none)}</span>`; }
+// "1 run", "2 runs": counts read as a person writes them.
+function plural(n, word) { return `${Number(n).toLocaleString()} ${word}${n === 1 ? "" : "s"}`; }
+// A UTC range [start, end) in words: what data it covers.
+function period(start, end) { return `from ${when(start)} up to, not including, ${when(end)}`; }
+// Replace an element's content only when it changed: a poll that re-renders the same figures leaves links
+// and buttons under the pointer alone.
+const lastHTML = new WeakMap();
+function setHTML(node, html) { if (lastHTML.get(node) !== html) { node.innerHTML = html; lastHTML.set(node, html); } }
+// Badge colour of a job status: paused and cancelling are not "running".
+const JOB_BADGE = { succeeded: "success", failed: "failed", cancelled: "failed", interrupted: "failed", paused: "paused",
+  cancelling: "cancelling", queued: "queued", materializing: "queued", running: "running" };
+function jobBadge(status) { return JOB_BADGE[status] || "running"; }

@@ -241,12 +241,12 @@ def test_demo_environment_on_another_port_runs_a_task(tmp_path: Path) -> None:
 
     port = free_port()
     env = demo_env(tmp_path / "demo", port)
-    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == f"http://localhost:{port}/execution/"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == f"http://127.0.0.1:{port}/execution/"
     subprocess.run(["airflow", "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     log = open(tmp_path / "standalone.log", "w")
     server = subprocess.Popen(["airflow", "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
-    url = f"http://localhost:{port}"
+    url = f"http://127.0.0.1:{port}"
     try:
         # A write may wait up to BUSY_TIMEOUT_SECONDS for SQLite's one writer while the components start
         # (a 10 s read timeout failed CI on the trigger POST): wait that long for an answer, plus its work.

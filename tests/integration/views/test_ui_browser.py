@@ -50,6 +50,9 @@ def test_mesh_map_from_airflow_nav_search_dictionary_and_run_state(live_server, 
     assert frame.locator("#detail-name").inner_text() == "payments.transactions"
     assert "success" in frame.locator("#detail-state").inner_text()
     assert "2026-11-01T05:00:00+00:00" in frame.locator("#detail-state").inner_text()
+    # the data the run covers first (an hourly trigger run: the hour before its logical date)
+    assert frame.locator("#detail-period").inner_text() == (
+        "data from 2026-11-01 04:00 UTC up to, not including, 2026-11-01 05:00 UTC")
     dictionary = frame.locator("#dictionary").inner_text()
     assert "amount" in dictionary and "merchant_id" in dictionary
     assert "Ana Souza" in frame.locator("#detail").inner_text()
@@ -93,8 +96,8 @@ def open_backfill(page, live_server: str, via_nav: bool = False):
 def fill_week(frame, start: str, end: str) -> None:
     frame.locator("#root-input").fill("payments.transactions")
     frame.locator("#add-root").click()
-    frame.locator("#start").fill(start)
-    frame.locator("#end").fill(end)
+    frame.locator("#start").fill(f"{start}T00:00")   # <input type=datetime-local>
+    frame.locator("#end").fill(f"{end}T00:00")
     frame.locator("#plan-btn").click()
     frame.locator("#plan-summary").wait_for(timeout=30000)
 
@@ -165,6 +168,6 @@ def test_a_changed_form_cannot_execute_the_old_plan(live_server, browser, mesh_j
     frame = open_backfill(page, live_server)
     fill_week(frame, "2026-09-21", "2026-09-28")
     assert frame.locator("#execute-btn").is_enabled()
-    frame.locator("#end").fill("2026-09-29")
+    frame.locator("#end").fill("2026-09-29T00:00")
     assert frame.locator("#execute-btn").is_disabled()
     assert "The form changed: plan again" in frame.locator("#stale").inner_text()
