@@ -144,6 +144,18 @@ def ui_login(browser, live_server: str, username: str, password: str):
     return page
 
 
+def plugin_frame(page, url: str | None = None, ready: str | None = None, timeout_ms: int = 60000):
+    """A mesh page as Airflow shows it: the iframe ``external_views`` renders at ``/plugin/<route>``
+    (opened at ``url`` first, when given), once the selector ``ready`` is in it."""
+    if url is not None:
+        page.goto(url)
+    page.wait_for_selector("iframe", timeout=timeout_ms)
+    frame = page.frame_locator("iframe").first
+    if ready is not None:
+        frame.locator(ready).first.wait_for(timeout=timeout_ms)
+    return frame
+
+
 def table_ddl(table: str, properties: dict[str, str], partition: str = "part") -> str:
     """A minimal DDL file for ``table`` (``db.name``): a commented id column and a partition column, and
     ``properties`` as its TBLPROPERTIES in the order given (line numbers in located errors follow it)."""

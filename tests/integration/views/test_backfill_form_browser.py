@@ -4,7 +4,7 @@ Plans only (nothing executes); any dates."""
 from __future__ import annotations
 
 import pytest
-from conftest import ui_login
+from conftest import plugin_frame, ui_login
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -12,11 +12,7 @@ WAIT_MS = 60000
 
 
 def open_form(page, live_server: str):
-    page.goto(f"{live_server}/plugin/mesh-backfill")
-    page.wait_for_selector("iframe", timeout=WAIT_MS)
-    frame = page.frame_locator("iframe").first
-    frame.locator("#plan-btn").wait_for(timeout=WAIT_MS)
-    return frame
+    return plugin_frame(page, f"{live_server}/plugin/mesh-backfill", "#plan-btn", WAIT_MS)
 
 
 def test_a_root_typed_but_not_added_is_planned_with_the_pickers_and_max_active_runs(live_server, browser) -> None:

@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 
 import pytest
-from conftest import ui_login
+from conftest import plugin_frame, ui_login
 from playwright.sync_api import expect
 
 from airflow_mesh.backfill.request import BackfillRequest
@@ -46,11 +46,7 @@ def job_with_a_failed_task(day: int) -> tuple[int, str, str]:
 
 def open_job(page, live_server: str, job_id: int):
     """The job page where Airflow shows it: its plugin route, the mesh page in the sandboxed iframe."""
-    page.goto(f"{live_server}/plugin/mesh-backfill/mesh/backfill/{job_id}")
-    page.wait_for_selector("iframe", timeout=WAIT_MS)
-    frame = page.frame_locator("iframe").first
-    frame.locator("#status").wait_for(timeout=WAIT_MS)
-    return frame
+    return plugin_frame(page, f"{live_server}/plugin/mesh-backfill/mesh/backfill/{job_id}", "#status", WAIT_MS)
 
 
 def test_dag_and_task_instance_links_land_on_airflows_own_pages(live_server, browser) -> None:

@@ -161,8 +161,10 @@ def answers() -> dict:
     env = dict(
         os.environ,
         PATH=f"{BIN}:{os.environ['PATH']}",
-        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "scripts"), str(ROOT / "tests" / "integration"),
-                                    os.environ.get("PYTHONPATH", "")]),
+        # ROOT/dags: the example's shared helpers (dags/_example/) sit outside each team's bundle, so they
+        # are on the path as a deployment would install a shared helper package for every team
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "scripts"), str(ROOT / "tests" / "integration" / "views"),
+                                    str(ROOT / "dags"), os.environ.get("PYTHONPATH", "")]),
         AIRFLOW_HOME=str(tmp),
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=separate_database_url(tmp, "multi_team"),
         AIRFLOW__CORE__MULTI_TEAM="True",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import ui_login
+from conftest import plugin_frame, ui_login
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -20,9 +20,7 @@ def luminance(css_colour: str) -> float:
 
 
 def mesh_background(page, live_server: str) -> tuple[str, float]:
-    page.goto(f"{live_server}/plugin/mesh")
-    page.wait_for_selector("iframe", timeout=WAIT_MS)
-    frame = page.frame_locator("iframe").first
+    frame = plugin_frame(page, f"{live_server}/plugin/mesh", timeout_ms=WAIT_MS)
     expect(frame.locator("#counts")).to_contain_text("16 tables", timeout=WAIT_MS)
     html_class = page.evaluate("document.documentElement.className")
     colour = frame.locator("body").evaluate("b => getComputedStyle(b).backgroundColor")

@@ -8,19 +8,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import ui_login
+from conftest import plugin_frame, ui_login
 
 from airflow_mesh.core.intervals import UTC
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 SHOTS = Path(os.environ["AIRFLOW_HOME"]) / "screenshots"
 SHOTS.mkdir(exist_ok=True)
-
-
-def plugin_frame(page):
-    """The plugin page inside Airflow's UI: the iframe external_views renders at /plugin/<route>."""
-    page.wait_for_selector("iframe", timeout=30000)
-    return page.frame_locator("iframe").first
 
 
 def test_mesh_map_from_airflow_nav_search_dictionary_and_run_state(live_server, browser) -> None:
@@ -32,7 +26,7 @@ def test_mesh_map_from_airflow_nav_search_dictionary_and_run_state(live_server, 
     page.get_by_role("button", name="Browse").click()
     page.get_by_role("menuitem", name="Data mesh").click()
     page.wait_for_url("**/plugin/mesh")
-    frame = plugin_frame(page)
+    frame = plugin_frame(page, timeout_ms=30000)
 
     from playwright.sync_api import expect
 
@@ -90,7 +84,7 @@ def open_backfill(page, live_server: str, via_nav: bool = False):
         page.wait_for_url("**/plugin/mesh-backfill", timeout=90000)   # Airflow's React UI is slow on a loaded box
     else:
         page.goto(f"{live_server}/plugin/mesh-backfill")
-    return plugin_frame(page)
+    return plugin_frame(page, timeout_ms=30000)
 
 
 def fill_week(frame, start: str, end: str) -> None:
