@@ -55,6 +55,25 @@ BUILD = REPO / "build" / "local-yarn"
 DEFAULT_QUEUE = "default"
 
 
+RM_ADDRESS_KEYS = ("yarn.resourcemanager.address", "yarn.resourcemanager.scheduler.address",
+                   "yarn.resourcemanager.resource-tracker.address", "yarn.resourcemanager.admin.address",
+                   "yarn.resourcemanager.webapp.address")
+
+
+def _free_ports(n: int) -> list[int]:
+    """``n`` distinct ports free on 127.0.0.1 right now (held open together, so they differ)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 class LocalYarnError(RuntimeError):
     """The local YARN could not be built or started; the message says what is missing."""
 
@@ -109,31 +128,63 @@ def build(build_dir: Path = BUILD, timeout: float = 900.0) -> Path:
     return build_dir
 
 
+def _spark_jars_version(jars: Path) -> str:
+    """The Spark version of the JVM side: ``spark-core_<scala>-<version>.jar``."""
+    found = sorted(jars.glob("spark-core_*.jar"))
+    if not found:
+        raise LocalYarnError(f"no spark-core jar in {jars}: is pyspark installed?")
+    return found[0].stem.rsplit("-", 1)[1]
+
+
+def _zip_version(archive: Path) -> str:
+    with zipfile.ZipFile(archive) as z:
+        text = z.read("pyspark/version.py").decode()
+    return text.split("=", 1)[1].strip().strip("'\"")
+
+
+def _zip_package(root: Path, target: Path, skip: set[str]) -> None:
+    tmp = target.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in sorted(root.rglob("*")):
+            rel = f.relative_to(root)
+            if f.is_file() and rel.parts[0] not in skip and "__pycache__" not in rel.parts and f.suffix != ".pyc":
+                z.write(f, Path(root.name) / rel)
+    tmp.replace(target)
+
+
 def pyspark_archives(build_dir: Path = BUILD) -> list[Path]:
-    """``pyspark.zip`` and ``py4j-src.zip`` of the *installed* pyspark and py4j, zipped once (for
-    ``PYSPARK_ARCHIVES_PATH``): a pip-installed pyspark need not ship ``python/lib/pyspark.zip``."""
+    """``pyspark.zip`` and ``py4j-src.zip`` for ``PYSPARK_ARCHIVES_PATH``, copied (or zipped) once into ``build_dir``.
+
+    The Python side must be the version of the jars: the wheel's own ``python/lib/pyspark.zip`` is used when it
+    ships one (pyspark 4.3.0's does), else the installed package is zipped. Why not always the installed files:
+    here the provider's ``pyspark-client`` 4.2.0 (installed after pyspark 4.3.0) overwrote pyspark's ``.py`` files,
+    and an executor running 4.2.0's worker against 4.3.0's JVM fails with ``UnicodeDecodeError`` in
+    ``check_python_version``. The version is checked, so a mismatch fails here and not inside a container.
+    """
     import py4j
     import pyspark
 
+    home = Path(pyspark.__file__).parent
+    jars_version = _spark_jars_version(home / "jars")
     out = build_dir / "python"
-    stamp = out / "stamp"
-    roots = [Path(pyspark.__file__).parent, Path(py4j.__file__).parent]
-    key = "\n".join(f"{r} {r.stat().st_mtime_ns}" for r in roots)
-    zips = [out / "pyspark.zip", out / "py4j-src.zip"]
-    if stamp.exists() and stamp.read_text() == key and all(z.exists() for z in zips):
-        return zips
     out.mkdir(parents=True, exist_ok=True)
-    skip = {"jars", "bin", "sbin", "python", "examples", "data", "licenses", "__pycache__"}
-    for root, target in zip(roots, zips, strict=True):
-        tmp = target.with_suffix(".tmp")
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-            for f in sorted(root.rglob("*")):
-                rel = f.relative_to(root)
-                if f.is_file() and not (set(rel.parts[:-1]) & skip) and f.suffix != ".pyc" and \
-                        not (root.name == "pyspark" and rel.parts[0] in skip):
-                    z.write(f, Path(root.name) / rel)
-        tmp.replace(target)
-    stamp.write_text(key)
+    zips = [out / "pyspark.zip", out / "py4j-src.zip"]
+    shipped = home / "python" / "lib" / "pyspark.zip"
+    if not zips[0].exists() or _zip_version(zips[0]) != jars_version:
+        if shipped.exists():
+            shutil.copyfile(shipped, zips[0])
+        else:
+            _zip_package(home, zips[0], {"jars", "bin", "sbin", "python", "examples", "data", "licenses"})
+    if not zips[1].exists():
+        py4j_shipped = sorted((home / "python" / "lib").glob("py4j-*-src.zip"))
+        if py4j_shipped:
+            shutil.copyfile(py4j_shipped[0], zips[1])
+        else:
+            _zip_package(Path(py4j.__file__).parent, zips[1], set())
+    if _zip_version(zips[0]) != jars_version:
+        raise LocalYarnError(f"{zips[0]} holds pyspark {_zip_version(zips[0])} but the jars are Spark {jars_version}:"
+                             f" executors would fail. Fix: pip install --force-reinstall --no-deps pyspark=="
+                             f"{jars_version}")
     return zips
 
 
@@ -181,6 +232,11 @@ class LocalYarn:
             f"hadoop.proxyuser.{user}.hosts": "*",
             f"hadoop.proxyuser.{user}.groups": "*",
             "yarn.resourcemanager.bind-host": "127.0.0.1",
+            # Fixed RM ports (free ones, picked here): with port 0 the RM computes its proxy (tracking) URL
+            # before it binds, and every application's trackingUrl would read http://host:0/proxy/...
+            "yarn.minicluster.fixed.ports": "true",
+            **{key: f"127.0.0.1:{port}" for key, port in zip(RM_ADDRESS_KEYS, _free_ports(len(RM_ADDRESS_KEYS)),
+                                                            strict=True)},
             "yarn.nodemanager.bind-host": "127.0.0.1",
             "yarn.resourcemanager.scheduler.class":
                 "org.apache.hadoop.yarn.server.resourcemanager.scheduler.capacity.CapacityScheduler",
@@ -211,9 +267,29 @@ class LocalYarn:
         return self.cluster_dir / "hadoop-conf"
 
     def env(self) -> dict[str, str]:
-        """What spark-submit (the worker) needs to reach this cluster."""
+        """What spark-submit and ``yarn`` (the worker) need to reach this cluster; PATH gains this cluster's ``yarn``."""
         return {"HADOOP_CONF_DIR": str(self.conf_dir), "YARN_CONF_DIR": str(self.conf_dir),
-                "PYSPARK_ARCHIVES_PATH": ",".join(str(z) for z in pyspark_archives(self.build_dir))}
+                "PYSPARK_ARCHIVES_PATH": ",".join(str(z) for z in pyspark_archives(self.build_dir)),
+                "PATH": f"{self._yarn_cli()}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    def _yarn_cli(self) -> Path:
+        """A ``yarn`` command for ``yarn logs`` and ``yarn application``: Hadoop's own client classes (the
+        minicluster's jars; pyspark's lack the shaded jettison ``LogsCLI`` needs), like Hadoop's ``bin/yarn``."""
+        assert self.cluster_dir is not None
+        bin_dir = self.cluster_dir / "bin"
+        bin_dir.mkdir(exist_ok=True)
+        cp = f"{self.conf_dir}{os.pathsep}{self.build_dir / 'lib'}/*"
+        java = shutil.which("java") or "java"
+        (bin_dir / "yarn").write_text(
+            "#!/bin/sh\n# yarn CLI of this local YARN (scripts/local_yarn.py): Hadoop's LogsCLI / ApplicationCLI\n"
+            "sub=$1; shift\ncase $sub in\n"
+            "  logs) cls=org.apache.hadoop.yarn.client.cli.LogsCLI ;;\n"
+            "  application|applicationattempt|container) cls=org.apache.hadoop.yarn.client.cli.ApplicationCLI; "
+            "set -- \"$sub\" \"$@\" ;;\n"
+            "  *) echo \"local yarn: unsupported command $sub\" >&2; exit 2 ;;\nesac\n"
+            f"exec {java} -Xmx256m -Dorg.slf4j.simpleLogger.defaultLogLevel=error -cp '{cp}' \"$cls\" \"$@\"\n")
+        (bin_dir / "yarn").chmod(0o755)
+        return bin_dir
 
     def spark_conf(self) -> dict[str, str]:
         """Spark settings that fit this cluster; they override a team's (e.g. risk's 8g executors)."""
@@ -292,7 +368,7 @@ class LocalYarn:
                                  f"({self.log_path}) ends:\n{self._log_tail()}")
         values = dict(line.split("=", 1) for line in ready.read_text().splitlines()
                       if "=" in line and not line.startswith("#"))
-        self.rm_url = "http://127.0.0.1:" + values["rm.webapp"].replace("\\:", ":").rsplit(":", 1)[1]
+        self.rm_url = "http://" + values["rm.webapp"].replace("\\:", ":")
         self.yarn_work_dir = Path(values["work.dir"].replace("\\:", ":"))
 
     def _log_tail(self, lines: int = 30) -> str:

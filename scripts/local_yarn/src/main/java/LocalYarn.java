@@ -64,6 +64,10 @@ public final class LocalYarn {
     if (!cluster.waitForNodeManagersToConnect(60_000)) {
       throw new IllegalStateException("the NodeManager did not register with the ResourceManager within 60 s");
     }
+    // The NM's own configuration says where it aggregates logs (MiniYARNCluster sets it on the NM only):
+    // clients (`yarn logs`) must read them there.
+    String remoteLogs = cluster.getNodeManager(0).getConfig().get(YarnConfiguration.NM_REMOTE_APP_LOG_DIR);
+    live.set(YarnConfiguration.NM_REMOTE_APP_LOG_DIR, remoteLogs);
     writeXml(live, new File(confDir, "yarn-site.xml"));
     Configuration core = new Configuration(false);
     for (Map.Entry<Object, Object> e : settings.entrySet()) {
