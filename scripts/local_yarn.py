@@ -207,7 +207,7 @@ class LocalYarn:
 
     def __init__(self, teams_dir: Path = REPO / "teams", work_dir: Path | None = None, *,
                  max_completed_applications: int = 3, nm_memory_mb: int = 4096, start_timeout: float = 120.0,
-                 log_debug_delay_seconds: int = 3600, build_dir: Path = BUILD) -> None:
+                 log_debug_delay_seconds: int = 3600, build_dir: Path = BUILD, keep_files: bool = False) -> None:
         self.teams_dir = teams_dir
         self.build_dir = build_dir
         self.work_dir = work_dir
@@ -215,6 +215,7 @@ class LocalYarn:
         self.nm_memory_mb = nm_memory_mb
         self.start_timeout = start_timeout
         self.log_debug_delay_seconds = log_debug_delay_seconds
+        self.keep_files = keep_files  # keep the cluster's directory (logs, staging) after stop
         self.queues = team_queues(teams_dir)
         self.proc: subprocess.Popen[bytes] | None = None
         self.rm_url = ""
@@ -348,6 +349,7 @@ class LocalYarn:
         try:
             self._await_ready()
         except BaseException:
+            self.keep_files = True  # the log the error names stays readable
             self.stop()
             raise
         return self
@@ -398,7 +400,10 @@ class LocalYarn:
                     self._signal_group(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=15)
         self._signal_group(proc.pid, signal.SIGKILL)  # anything left in the JVM's own process group
-        return self._reap_containers()
+        killed = self._reap_containers()
+        if not self.keep_files and self.cluster_dir is not None:
+            shutil.rmtree(self.cluster_dir, ignore_errors=True)
+        return killed
 
     @staticmethod
     def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -438,12 +443,37 @@ class LocalYarn:
         return pids
 
 
-if __name__ == "__main__":  # python scripts/local_yarn.py: start, print the RM URL and env, stop on Ctrl-C
+def main(argv: list[str]) -> int:
+    """``python scripts/local_yarn.py [--env-file F]``: start, write the worker's environment (shell ``export``
+    lines, connections included) to F or stdout, run until SIGINT/SIGTERM, then stop cleanly."""
+    import argparse
+    import json
+    import shlex
+    import threading
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--env-file", type=Path, help="write the export lines here (atomically) once ready")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     with LocalYarn() as cluster:
-        print(f"ResourceManager: {cluster.rm_url}", flush=True)
-        for key, value in cluster.env().items():
-            print(f"export {key}={value}", flush=True)
-        try:
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
-        except KeyboardInterrupt:
-            pass
+        env = {**cluster.env(), "AIRFLOW_CONN_MESH_SPARK": json.dumps(cluster.spark_connection()),
+               "AIRFLOW_CONN_YARN_RM_DEFAULT": json.dumps(cluster.rm_connection())}
+        lines = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
+        if args.env_file:
+            tmp = args.env_file.with_suffix(".tmp")
+            tmp.write_text(lines)
+            tmp.replace(args.env_file)
+        else:
+            sys.stdout.write(lines)
+        print(f"local YARN ResourceManager: {cluster.rm_url} (stop: Ctrl-C)", file=sys.stderr, flush=True)
+        while not stop.wait(1.0):
+            if cluster.proc is None or cluster.proc.poll() is not None:
+                print(f"the local YARN's JVM ended; its log: {cluster.log_path}", file=sys.stderr)
+                return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -25,6 +25,11 @@ The mesh only adds what the provider does not have, each in one method below:
   RM REST API with HA, falling back to ``yarn application -kill``.
 * **RM HA and an RM outage ridden out**: the mesh's RM client (``hooks/yarn_rm.py``) tries
   every RM of ``ha_urls`` and backs off instead of giving up after ten failed polls.
+* **What a real RM taught** (docs/spark.md): one YARN attempt per Airflow try
+  (``spark.yarn.maxAppAttempts=1``); the queue is checked against the RM's scheduler before spark-submit
+  starts; the Spark connection's ``spark_conf_overrides`` win over team and task conf; a failed task raises
+  with the tail of the driver's stdout/stderr (``yarn logs``) and the tracking URL.
+* ``yarn_queue`` is YARN's, ``queue`` stays Airflow's executor queue (issue #23).
 
 Connections: ``spark_conn_id`` is the provider's Spark connection (master ``yarn``, extra
 ``deploy-mode: cluster`` and ``yarn_resourcemanager_webapp_address``, which the provider
