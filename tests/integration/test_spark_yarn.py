@@ -1,8 +1,9 @@
 """SparkYarnOperator against the loopback YARN RM SIMULATOR (submitted through a spark-submit simulator), for
-what a real RM cannot be made to do on demand: 503s and outages mid-job, an RM down while killing, and scripted
-ends (killed by someone else, a stored id then a clear, a user's kill while deferred) not yet moved to the real
-cluster. Submit/finish, a failing job with its traceback, an unknown queue, re-attach by tag, the forgotten
-application, execution_timeout and a clear run on a REAL YARN: ``tests/integration/spark/test_yarn_cluster.py``.
+what a real RM cannot be made to do on demand: 503s and outages mid-job, an RM down while killing, and one
+scripted end not moved to the real cluster (a succeeded application reused with ``reuse_succeeded=True``).
+Submit/finish, a failing job with its traceback, an unknown queue, re-attach by tag and through the task state
+store, the forgotten application, execution_timeout, kills (worker, user while deferred, on the cluster) and
+a clear run on a REAL YARN: ``tests/integration/spark/test_yarn_cluster.py``.
 Also a real spark-submit in local mode through the same operator.
 Dates in October 2026 belong to this module."""
 
@@ -55,14 +56,6 @@ def run(dag, day: datetime):
 
 def d(*a: int) -> datetime:
     return datetime(*a, tzinfo=UTC)
-
-
-def test_application_killed_on_the_cluster_fails_the_task(rm, risk_daily, capfd) -> None:
-    """SIMULATOR: the application is killed by someone else on the cluster."""
-    rm.script_next([["RUNNING", "UNDEFINED"], ["KILLED", "KILLED", "Application killed by user."]])
-    _, states = run(risk_daily, d(2026, 10, 4))
-    assert states["score_fraud"] == "failed"
-    assert "ended KILLED/KILLED" in "".join(capfd.readouterr())
 
 
 def test_rm_outage_mid_job_is_ridden_out_without_losing_the_application(rm, risk_daily, capfd) -> None:
@@ -143,27 +136,6 @@ def test_non_deferrable_mode_polls_on_the_worker_through_an_outage(rm) -> None:
 async def first_event(trigger):
     async for event in trigger.run():
         return event
-
-
-def test_user_kill_while_deferred_and_on_kill_on_the_worker_kill_the_application(rm) -> None:
-    """SIMULATOR (the worker's on_kill also runs on the real YARN, test_yarn_cluster.py test 4)."""
-    from airflow.sdk.exceptions import TaskDeferred
-
-    from airflow_mesh.triggers.yarn_trigger import YarnApplicationTrigger
-
-    rm.script_next([["RUNNING", "UNDEFINED"]])
-    with pytest.raises(TaskDeferred) as deferred:
-        fresh_operator().execute(context_for("manual__kill-1", d(2026, 10, 8)))
-    trigger: YarnApplicationTrigger = deferred.value.trigger
-    asyncio.run(trigger.on_kill())                                   # mark-failed / clear in the UI
-    assert rm.apps[trigger.app_id]["script"] == [["KILLED", "KILLED"]]
-
-    rm.script_next([["RUNNING", "UNDEFINED"]])
-    op = fresh_operator()
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(context_for("manual__kill-2", d(2026, 10, 8)))
-    op.on_kill()                                                     # task killed on the worker
-    assert rm.apps[deferred.value.trigger.app_id]["script"] == [["KILLED", "KILLED"]]
 
 
 def test_kill_falls_back_to_the_yarn_cli_when_the_rm_is_down(rm, tmp_path, monkeypatch) -> None:

@@ -223,3 +223,39 @@ def test_the_cluster_has_one_queue_per_team(real_yarn) -> None:
     assert sorted(q["queueName"] for q in info["queues"]["queue"]) == ["authentication", "bi", "default",
                                                                        "payments", "risk"]
     assert shutil.which("yarn", path=real_yarn.cluster.env()["PATH"])
+
+
+def test_8_retry_reattaches_through_the_task_state_store_and_a_users_kill_while_deferred_kills(real_yarn) -> None:
+    """The provider's durable path (try 1 persisted the id, try 2 re-attaches), then the trigger's ``on_kill`` (a
+    user marks the deferred task failed or clears it) ends the application KILLED on the RM."""
+    from airflow.sdk.exceptions import TaskDeferred
+
+    store = StateStore()
+    ctx = context_for("manual__2027-03-08-store", d(2027, 3, 8), store)
+    with pytest.raises(TaskDeferred) as first:
+        fresh_operator().execute(ctx)
+    app_id = first.value.trigger.app_id
+    assert store == {"spark_job_id": app_id, "mesh_yarn_conn_id": "yarn_rm_default"}
+    with pytest.raises(TaskDeferred) as second:
+        fresh_operator().execute(ctx)
+    assert second.value.trigger.app_id == app_id
+    assert [a["id"] for a in real_yarn.apps_with_tag(application_tag(
+        "risk_daily", "score_fraud", ctx["ti"].run_id, -1))] == [app_id]
+    asyncio.run(asyncio.wait_for(second.value.trigger.on_kill(), 60))
+    assert (real_yarn.wait_terminal(app_id, 60)["state"]) == "KILLED"
+
+
+def test_9_an_application_killed_on_the_cluster_fails_the_task(real_yarn) -> None:
+    """Someone kills the application on YARN (an admin, a queue policy): the deferred task fails with KILLED."""
+    from airflow.sdk.exceptions import AirflowException, TaskDeferred
+
+    ctx = context_for("manual__2027-03-09-killed", d(2027, 3, 9), StateStore())
+    with pytest.raises(TaskDeferred) as deferred:
+        fresh_operator().execute(ctx)
+    app_id = deferred.value.trigger.app_id
+    real_yarn.kill(app_id)                                   # through the RM's REST API, not the operator
+    event = asyncio.run(asyncio.wait_for(first_event(deferred.value.trigger), 120))
+    assert event.payload["status"] == "killed"
+    with pytest.raises(AirflowException, match=f"YARN application {app_id} ended KILLED/KILLED"):
+        fresh_operator().execute_complete(ctx, event.payload)
+    assert real_yarn.app(app_id)["finalStatus"] == "KILLED"
