@@ -326,7 +326,18 @@ class LocalYarn:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    def start(self) -> LocalYarn:
+    def start(self, attempts: int = 3) -> LocalYarn:
+        """Start the cluster; a port taken between picking and binding it (another process won the race) is
+        retried on new ports, up to ``attempts`` times."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once()
+            except LocalYarnError as err:
+                if attempt == attempts or not any(s in str(err) for s in ("BindException", "Address already in use")):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> LocalYarn:
         java = _need("java", "default-jdk-headless")
         _loopback_hostname()
         build_dir = build(self.build_dir)
