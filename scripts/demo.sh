@@ -3,6 +3,7 @@
 # example mesh, seeded history and the mesh plugin.
 #   PORT=N make demo       serves on port N (default 8080)
 #   HOST=0.0.0.0 make demo listens on every interface (default 127.0.0.1: this machine only)
+#   DEMO_SPARK=local       runs risk's Spark job with --master local[1] instead of on the local YARN
 # Order: the API server first, the others once it answers its health check, so no task starts before the
 # Execution API it reports to is up ("Connection refused" made every first hourly task up_for_retry).
 # Ctrl-C or TERM stops every component and every process they started (bounded: TERM, then KILL).
@@ -15,10 +16,6 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
   echo "Port $PORT is already in use (another Airflow?): stop it, or choose another port: PORT=8091 make demo" >&2
   exit 1
 fi
-"$BIN/airflow-mesh" validate
-"$BIN/airflow" db migrate >/dev/null
-AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING "$BIN/python" scripts/demo.py
-
 COMPONENTS=()   # pids; each component leads a session of its own (setsid)
 start() {  # start NAME: `airflow NAME`, logging to $AIRFLOW_HOME/NAME.log
   setsid "$BIN/airflow" "$1" >"$AIRFLOW_HOME/$1.log" 2>&1 &
@@ -49,12 +46,39 @@ trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
 trap stop EXIT
 
+# Spark: risk's job runs on a real local YARN (scripts/local_yarn.py: Hadoop's MiniYARNCluster, RM + 1 NM on
+# loopback) in cluster mode as svc_risk in queue risk; its JVM is a component like the others (stopped with
+# them). DEMO_SPARK=local keeps spark-submit --master local[1] (demo_env.sh's default: no Java/Maven needed).
+if [ "${DEMO_SPARK:-yarn}" = yarn ]; then
+  rm -f "$AIRFLOW_HOME/local-yarn.env"
+  setsid "$BIN/python" scripts/local_yarn.py --env-file "$AIRFLOW_HOME/local-yarn.env" >"$AIRFLOW_HOME/local-yarn.log" 2>&1 &
+  COMPONENTS+=("$!")
+  for _ in $(seq 1 300); do   # the launcher bounds its own start (120 s) plus a first Maven build
+    [ -f "$AIRFLOW_HOME/local-yarn.env" ] && break
+    kill -0 "${COMPONENTS[0]}" 2>/dev/null || break
+    sleep 1
+  done
+  if [ ! -f "$AIRFLOW_HOME/local-yarn.env" ]; then
+    echo "The local YARN did not start (DEMO_SPARK=local make demo runs Spark in local mode); its log:" >&2
+    tail -20 "$AIRFLOW_HOME/local-yarn.log" >&2
+    exit 1
+  fi
+  source "$AIRFLOW_HOME/local-yarn.env"
+  SPARK_DESC="real local YARN, ResourceManager $(grep -o 'http://127.0.0.1:[0-9]*' "$AIRFLOW_HOME/local-yarn.env" | head -1) (DEMO_SPARK=local: local[1])"
+else
+  SPARK_DESC="local[1] (DEMO_SPARK=yarn, the default, runs it on a real local YARN)"
+fi
+"$BIN/airflow-mesh" validate
+"$BIN/airflow" db migrate >/dev/null
+AIRFLOW__LOGGING__LOGGING_LEVEL=WARNING "$BIN/python" scripts/demo.py
+
 URL="http://$API_HOST:$PORT"
 start api-server
+API_PID="${COMPONENTS[-1]}"
 healthy=""
 for _ in $(seq 1 180); do
   if curl -fs "$URL/api/v2/monitor/health" >/dev/null 2>&1; then healthy=1; break; fi
-  kill -0 "${COMPONENTS[0]}" 2>/dev/null || break
+  kill -0 "$API_PID" 2>/dev/null || break
   sleep 1
 done
 if [ -z "$healthy" ]; then
@@ -72,6 +96,7 @@ cat <<MSG
   URL:    $URL            (the "Data mesh" entry is under Browse)
   Login:  admin / admin    (read-only user: viewer / viewer)
   Mesh:   $URL/mesh/          (Browse → Data mesh; Browse → Mesh backfill)
+  Spark:  $SPARK_DESC
   Listens on $HOST only (HOST=0.0.0.0 make demo for every interface)
   Stop:   Ctrl-C
 

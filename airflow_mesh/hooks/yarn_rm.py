@@ -50,6 +50,7 @@ class YarnApp:
     diagnostics: str = ""
     tracking_url: str = ""
     started: int = 0
+    log_aggregation: str = ""
 
     @classmethod
     def from_json(cls, app: dict[str, Any]) -> YarnApp:
@@ -57,7 +58,8 @@ class YarnApp:
         return cls(id=app["id"], state=app.get("state", ""), final_status=app.get("finalStatus", ""),
                    name=app.get("name", ""), queue=app.get("queue", ""), user=app.get("user", ""),
                    tags=tuple(t for t in tags.split(",") if t), diagnostics=app.get("diagnostics", "") or "",
-                   tracking_url=app.get("trackingUrl", "") or "", started=int(app.get("startedTime", 0) or 0))
+                   tracking_url=app.get("trackingUrl", "") or "", started=int(app.get("startedTime", 0) or 0),
+                   log_aggregation=app.get("logAggregationStatus", "") or "")
 
     @property
     def live(self) -> bool:
@@ -211,6 +213,27 @@ class RMClient:
         r.raise_for_status()
         apps = ((r.json() or {}).get("apps") or {}).get("app") or []
         return sorted((YarnApp.from_json(a) for a in apps), key=lambda a: (a.started, a.id), reverse=True)
+
+    def queues(self) -> set[str] | None:
+        """Names and paths of the scheduler's queues (``risk``, ``root.risk``), or None if it does not list them.
+
+        Why: the RM rejects an application to an unknown queue only after spark-submit started a JVM and
+        uploaded the job, as a FAILED application; asked first, the task fails at once and names the queue.
+        """
+        r = self._request("GET", "/ws/v1/cluster/scheduler")
+        if r.status_code != 200:
+            return None
+        info = ((r.json() or {}).get("scheduler") or {}).get("schedulerInfo") or {}
+        if "queues" not in info:  # not the CapacityScheduler's shape (e.g. FairScheduler): not checked
+            return None
+        names: set[str] = set()
+        stack = [info]
+        while stack:
+            node = stack.pop()
+            for q in ((node.get("queues") or {}).get("queue") or []):
+                names.update(n for n in (q.get("queueName"), q.get("queuePath")) if n)
+                stack.append(q)
+        return names
 
     def kill(self, app_id: str) -> None:
         r = self._request("PUT", f"/ws/v1/cluster/apps/{app_id}/state", json={"state": "KILLED"})

@@ -10,7 +10,8 @@ The mesh only adds what the provider does not have, each in one method below:
   task's own arguments win); application name ``team.dag.task.run``; the job gets the table,
   the run's partition value and period as arguments, so a rerun overwrites its own partition.
   ``table=`` must name a table this task produces (checked at parse time); its Asset is the outlet.
-* **Deferral** (``deferrable=True``, the default): tracking runs in the triggerer
+* **Deferral** (``deferrable=True``; default: Airflow's ``[operators] default_deferrable``, as the providers'
+  operators follow it): tracking runs in the triggerer
   (:class:`~airflow_mesh.triggers.yarn_trigger.YarnApplicationTrigger`), holding no worker slot.
   The provider tracks only from the worker (its deferrable PR was closed).
 * **The submit→persist gap**: every application carries a YARN tag unique to the task
@@ -25,6 +26,11 @@ The mesh only adds what the provider does not have, each in one method below:
   RM REST API with HA, falling back to ``yarn application -kill``.
 * **RM HA and an RM outage ridden out**: the mesh's RM client (``hooks/yarn_rm.py``) tries
   every RM of ``ha_urls`` and backs off instead of giving up after ten failed polls.
+* **What a real RM taught** (docs/spark.md): one YARN attempt per Airflow try
+  (``spark.yarn.maxAppAttempts=1``); the queue is checked against the RM's scheduler before spark-submit
+  starts; the Spark connection's ``spark_conf_overrides`` win over team and task conf; a failed task raises
+  with the tail of the driver's stdout/stderr (``yarn logs``) and the tracking URL.
+* ``yarn_queue`` is YARN's, ``queue`` stays Airflow's executor queue (issue #23).
 
 Connections: ``spark_conn_id`` is the provider's Spark connection (master ``yarn``, extra
 ``deploy-mode: cluster`` and ``yarn_resourcemanager_webapp_address``, which the provider
@@ -47,6 +53,7 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.sdk.exceptions import AirflowException, AirflowTaskTimeout
 
 from airflow_mesh.core.intervals import iso
+from airflow_mesh.hooks.yarn_logs import driver_log_tail
 from airflow_mesh.hooks.yarn_rm import (
     RMAppNotFound,
     RMClient,
@@ -56,11 +63,18 @@ from airflow_mesh.hooks.yarn_rm import (
     backoff_delay,
 )
 from airflow_mesh.operators.produce import check_producer, with_table_outlet
-from airflow_mesh.settings import configured_mesh
+from airflow_mesh.settings import configured_mesh, default_deferrable
 from airflow_mesh.triggers.yarn_trigger import YarnApplicationTrigger
 from airflow_mesh.utils.run_period import table_period
 
 TAG_PREFIX = "airflow-mesh-"
+# Spark conf under every team's: one YARN attempt per Airflow try. YARN's default (2 attempts) ran a failed job a
+# second time inside the same try (seen on the real RM: RUNNING went back to ACCEPTED), doubling its cost and
+# the wait before the task fails; Airflow's retries, which re-attach by tag, are the one retry mechanism.
+DEFAULT_CONF = {"spark.yarn.maxAppAttempts": "1"}
+# Spark connection extra: conf this Spark deployment imposes over the team's and the task's (a small local YARN
+# cannot grant a team's 8g executors; spark.yarn.jars, spark.pyspark.python are per deployment).
+CONN_CONF_KEY = "spark_conf_overrides"
 # Task state store key naming the RM connection of a task instance's applications: written before the first
 # submit, so whoever stops the task instance from outside (a mesh job cancel, in the API server) can find and
 # kill its applications by tag even when neither the worker nor a triggerer runs its on_kill.
@@ -88,13 +102,16 @@ class SparkYarnOperator(SparkSubmitOperator):
     :param application_args: extra arguments; the operator appends
         ``--table T --partition P --period-start S --period-end E``.
     :param conf: Spark conf; merged over the team's ``spark_conf``.
-    :param queue: YARN queue (default: the team's). :param proxy_user: (default: the team's).
+    :param yarn_queue: YARN queue (default: the team's ``yarn.queue``); spark-submit ``--queue`` only. ``queue``
+        is Airflow's executor queue (e.g. the Celery queue), as on every operator.
+    :param proxy_user: (default: the team's).
     :param spark_conn_id: the Spark provider's connection (master ``yarn``; ``local[...]`` runs in the foreground).
     :param yarn_conn_id: connection of the ResourceManager REST API (``yarn_rm``, or a Spark connection).
     :param poll_interval: seconds between RM polls. :param max_backoff: cap of the backoff while the RM is down.
     :param reuse_succeeded: a later try of the same task instance reuses a succeeded application
         instead of running the job again.
-    :param deferrable: track in the triggerer (default) or poll on the worker.
+    :param deferrable: track in the triggerer or poll on the worker (default: ``[operators] default_deferrable``).
+    :param driver_log_bytes: how much of the end of the driver's stdout and of its stderr a failed task shows.
     Any other ``SparkSubmitOperator`` argument (``driver_memory``, ``packages``, ``durable``...) passes through.
     """
 
@@ -102,27 +119,31 @@ class SparkYarnOperator(SparkSubmitOperator):
     ui_color = "#fde9d9"
 
     def __init__(self, *, table: str, application: str, application_args: Sequence[str] = (),
-                 conf: dict[str, str] | None = None, queue: str | None = None, proxy_user: str | None = None,
+                 conf: dict[str, str] | None = None, yarn_queue: str | None = None, proxy_user: str | None = None,
                  spark_conn_id: str = "mesh_spark", yarn_conn_id: str = YarnResourceManagerHook.default_conn_name,
                  poll_interval: float = 30.0, max_backoff: float = 300.0, reuse_succeeded: bool = False,
-                 deferrable: bool = True, **kwargs: Any) -> None:
+                 deferrable: bool | None = None, driver_log_bytes: int = 8192, **kwargs: Any) -> None:
         t, kwargs = with_table_outlet(table, kwargs)
         team = configured_mesh().team(t.team)
+        # ``queue`` (in kwargs) stays Airflow's own: the executor queue (Celery) the task is sent to. The YARN
+        # queue goes only to spark-submit ``--queue`` (issue #23: setting ``self.queue`` to the YARN queue sent
+        # every Spark task to a Celery queue no worker consumes).
         super().__init__(
-            application=application, conf={**team.spark_conf, **(conf or {})}, conn_id=spark_conn_id,
-            yarn_queue=queue or team.yarn.queue,
+            application=application, conf={**DEFAULT_CONF, **team.spark_conf, **(conf or {})}, conn_id=spark_conn_id,
+            yarn_queue=yarn_queue or team.yarn.queue,
             proxy_user=proxy_user if proxy_user is not None else team.yarn.proxy_user,
             yarn_track_via_rm_api=True, **kwargs)
         check_producer(self, t)
         self.table = t.name
         self.team = team.name
+        self.yarn_queue_origin = "the task's yarn_queue" if yarn_queue else f"teams/{team.name}.yaml yarn.queue"
         self.job_args = list(application_args)
         self.spark_conn_id = spark_conn_id
-        self.queue = queue or team.yarn.queue
         self.yarn_conn_id = yarn_conn_id
         self.poll_interval, self.max_backoff = poll_interval, max_backoff
         self.reuse_succeeded = reuse_succeeded
-        self.deferrable = deferrable
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.driver_log_bytes = driver_log_bytes
         self._tag: str | None = None
         self._app_id: str | None = None
         self._reused: YarnApp | None = None
@@ -141,12 +162,19 @@ class SparkYarnOperator(SparkSubmitOperator):
         self._tag = application_tag(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1))
         self.name = f"{self.team}.{ti.dag_id}.{ti.task_id}.{ti.run_id}"
         self.application_args = [*self.job_args, *self._period_args(context)]
-        self.conf = {**(self.conf or {}), "spark.yarn.tags": self._tag}
         # ``yarn_track_via_rm_api`` is this operator's own (inherited) constructor argument; it is
         # decided here because only the connection says whether the master is YARN, and the
         # provider refuses it for any other master (local[1] in tests and the demo).
         self._yarn_track_via_rm_api = self._master_is_yarn()
+        self.conf = {**(self.conf or {}), **self._connection_conf(), "spark.yarn.tags": self._tag}
         return super().execute(context)
+
+    def _connection_conf(self) -> dict[str, str]:
+        """The Spark connection's ``spark_conf_overrides``: what this deployment imposes (e.g. small containers)."""
+        from airflow.sdk import BaseHook
+
+        extra = BaseHook.get_connection(self.spark_conn_id).extra_dejson or {}
+        return {str(k): str(v) for k, v in (extra.get(CONN_CONF_KEY) or {}).items()}
 
     def _master_is_yarn(self) -> bool:
         """The provider's own rule (``"yarn" in master``), read from the Spark connection.
@@ -197,15 +225,37 @@ class SparkYarnOperator(SparkSubmitOperator):
         for a in existing:
             self.log.info("Earlier application %s of this task instance ended %s/%s; submitting a new one",
                           a.id, a.state, a.final_status)
+        self._check_queue()
         self._submitting = True
         try:
             app_id = str(super().submit_job(context))
         finally:
             self._submitting = False
         self._app_id = app_id
-        self.log.info("Submitted %s to queue %s as %s with tag %s", app_id, self.queue, self.proxy_user,
+        self.log.info("Submitted %s to queue %s as %s with tag %s", app_id, self._yarn_queue, self.proxy_user,
                       self._tag)
         return app_id
+
+    def _check_queue(self) -> None:
+        """Fail at once, naming the queue and where it came from, if the RM's scheduler has no such queue.
+
+        Why: the real RM accepts the submission and only then fails the application ("submitted by user ... to
+        unknown queue"), after a spark-submit JVM started and uploaded the job. A scheduler that does not list
+        its queues, or an RM that does not answer, is not a reason to refuse: spark-submit then decides.
+        """
+        queue = self._yarn_queue
+        if not queue:
+            return
+        try:
+            known = self._rm().queues()
+        except RMUnavailable as err:
+            self.log.warning("Could not list the RM's queues (%s); submitting to %s unchecked", err, queue)
+            return
+        if known is not None and queue not in known:
+            raise AirflowException(
+                f"{self.dag_id}.{self.task_id}: YARN queue {queue!r} ({self.yarn_queue_origin}) does not exist on the "
+                f"ResourceManager; its queues: {', '.join(sorted(q for q in known if '.' not in q))}. Fix: set "
+                f"yarn.queue in teams/{self.team}.yaml (or the task's yarn_queue) to one of them, or create the queue.")
 
     def get_job_status(self, external_id: Any, context: Any) -> str:
         """The stored application's status through the mesh's RM client (HA), in the provider's vocabulary.
@@ -285,12 +335,26 @@ class SparkYarnOperator(SparkSubmitOperator):
         return self._finish(app)
 
     def _finish(self, app: YarnApp) -> str:
+        """Success returns the id; anything else raises with YARN's diagnostics, tracking URL and the driver's log.
+
+        Why the driver log: in cluster mode the driver (and a PySpark job's traceback) runs in YARN's AM
+        container, so without it the task log says only "User application exited with status 1".
+        """
         if app.succeeded:
             self.log.info("YARN application %s finished successfully (%s)", app.id, app.tracking_url)
             return app.id
+        tail = driver_log_tail(self._rm(), app.id, app.user or self._app_user(app.id),
+                               tail_bytes=self.driver_log_bytes)
+        self.log.error("Driver log of %s (tail of the AM container's stdout/stderr):\n%s", app.id, tail)
         raise AirflowException(
             f"YARN application {app.id} ended {app.state}/{app.final_status}. Diagnostics: {app.diagnostics or '-'}. "
-            f"Tracking URL: {app.tracking_url or '-'}")
+            f"Tracking URL: {app.tracking_url or '-'}\nDriver log (tail of stdout/stderr):\n{tail}")
+
+    def _app_user(self, app_id: str) -> str:
+        try:
+            return self._rm().app(app_id).user
+        except RMUnavailable:
+            return self.proxy_user or ""
 
     # --- stopping ------------------------------------------------------------------------------
     def on_kill(self) -> None:

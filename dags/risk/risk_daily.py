@@ -26,6 +26,7 @@ with DAG(
 ):
     score_fraud = SparkYarnOperator(
         task_id="score_fraud",
+        deferrable=True,  # tracked from the triggerer: no worker slot while YARN runs the job
         table="risk.fraud_scores_daily",
         # The PySpark job lives beside the DAGs, in the repository's jobs/ folder.
         application=os.path.join(os.path.dirname(__file__), "..", "..", "jobs", "fraud_scores.py"),

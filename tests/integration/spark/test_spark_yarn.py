@@ -1,6 +1,10 @@
-"""SparkYarnOperator: YARN cluster mode against the loopback YARN RM SIMULATOR (submitted through a
-spark-submit simulator, since CI has no YARN), and a real spark-submit in local mode through the
-same operator. The example DAG risk_daily runs for real (its sensors marked success).
+"""SparkYarnOperator against the loopback YARN RM SIMULATOR (submitted through a spark-submit simulator), for
+what a real RM cannot be made to do on demand: 503s and outages mid-job, an RM down while killing, and one
+scripted end not moved to the real cluster (a succeeded application reused with ``reuse_succeeded=True``).
+Submit/finish, a failing job with its traceback, an unknown queue, re-attach by tag and through the task state
+store, the forgotten application, execution_timeout, kills (worker, user while deferred, on the cluster) and
+a clear run on a REAL YARN: ``tests/integration/spark/test_yarn_cluster.py``.
+Also a real spark-submit in local mode through the same operator.
 Dates in October 2026 belong to this module."""
 
 from __future__ import annotations
@@ -8,14 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from airflow_mesh.core.intervals import UTC
-from airflow_mesh.operators.spark_yarn import application_tag
 from airflow_mesh.testing.spark_submit_simulator import install_shim
 from airflow_mesh.testing.yarn_rm_simulator import YarnRMSimulator
 
@@ -55,37 +58,8 @@ def d(*a: int) -> datetime:
     return datetime(*a, tzinfo=UTC)
 
 
-def test_submit_accepted_running_finished_with_team_queue_user_name_and_tag(rm, risk_daily) -> None:
-    dr, states = run(risk_daily, d(2026, 10, 2))
-    assert states["score_fraud"] == "success"
-    [app] = rm.apps.values()
-    assert (app["queue"], app["user"]) == ("risk", "svc_risk")           # teams/risk.yaml
-    assert app["name"] == f"risk.risk_daily.score_fraud.{dr.run_id}"
-    assert app["tags"] == [application_tag("risk_daily", "score_fraud", dr.run_id, -1)]
-    assert "--deploy-mode cluster" in app["command"] and "spark.yarn.submit.waitAppCompletion=false" in app["command"]
-    assert "--table risk.fraud_scores_daily --partition 2026-10-01" in app["command"]
-    assert "--conf spark.executor.memory=8g" in app["command"]          # team conf (teams/risk.yaml spark_conf)
-    assert rm.polls(app["id"]) == 3                                      # ACCEPTED, RUNNING, FINISHED
-
-
-def test_failed_application_fails_the_task_with_diagnostics_and_tracking_url(rm, risk_daily, capfd) -> None:
-    rm.script_next([["ACCEPTED", "UNDEFINED"], ["FAILED", "FAILED", "User class threw exception: OutOfMemoryError"]])
-    _, states = run(risk_daily, d(2026, 10, 3))
-    out = "".join(capfd.readouterr())
-    assert states["score_fraud"] == "failed"
-    app_id = next(iter(rm.apps))
-    assert f"YARN application {app_id} ended FAILED/FAILED" in out and "OutOfMemoryError" in out
-    assert f"{rm.url}/proxy/{app_id}/" in out
-
-
-def test_application_killed_on_the_cluster_fails_the_task(rm, risk_daily, capfd) -> None:
-    rm.script_next([["RUNNING", "UNDEFINED"], ["KILLED", "KILLED", "Application killed by user."]])
-    _, states = run(risk_daily, d(2026, 10, 4))
-    assert states["score_fraud"] == "failed"
-    assert "ended KILLED/KILLED" in "".join(capfd.readouterr())
-
-
 def test_rm_outage_mid_job_is_ridden_out_without_losing_the_application(rm, risk_daily, capfd) -> None:
+    """SIMULATOR: 503s mid-job, which a real RM does not give on demand."""
     rm.script_next([["ACCEPTED", "UNDEFINED"], ["RUNNING", "UNDEFINED"], ["OUTAGE", "4"], ["FINISHED", "SUCCEEDED"]])
     _, states = run(risk_daily, d(2026, 10, 5))
     out = "".join(capfd.readouterr())
@@ -122,7 +96,7 @@ def fresh_operator(**kw):
 
 
 def test_retry_after_worker_loss_reattaches_through_the_task_state_store(rm) -> None:
-    """The provider's durable path: try 1 persisted the id; try 2 reads it and re-attaches."""
+    """SIMULATOR. The provider's durable path: try 1 persisted the id; try 2 reads it and re-attaches."""
     from airflow.sdk.exceptions import TaskDeferred
 
     rm.script_next([["ACCEPTED", "UNDEFINED"], ["RUNNING", "UNDEFINED"]])  # stays RUNNING until told otherwise
@@ -151,49 +125,8 @@ def test_retry_after_worker_loss_reattaches_through_the_task_state_store(rm) -> 
     assert fresh_operator(reuse_succeeded=True).execute(ctx) == third.value.trigger.app_id and len(rm.apps) == 2
 
 
-def test_retry_after_worker_loss_before_the_id_was_persisted_reattaches_by_yarn_tag(rm) -> None:
-    """The gap the provider leaves: spark-submit returned, the worker died before the id reached the store."""
-    from airflow.sdk.exceptions import TaskDeferred
-
-    rm.script_next([["ACCEPTED", "UNDEFINED"], ["RUNNING", "UNDEFINED"]])  # stays RUNNING until told otherwise
-    ctx = context_for("scheduled__2026-10-06T00:00:00+00:00", d(2026, 10, 6), StateStore())
-    with pytest.raises(TaskDeferred) as first:
-        fresh_operator().execute(ctx)       # try 1 submits, defers ... and its worker dies
-    ctx["task_state_store"] = StateStore()  # ... before the id was persisted
-    with pytest.raises(TaskDeferred) as second:
-        fresh_operator().execute(ctx)       # try 2 on another worker
-    app_id = first.value.trigger.app_id
-    assert second.value.trigger.app_id == app_id and len(rm.apps) == 1
-
-    rm.set_state(app_id, "FINISHED", "SUCCEEDED")
-    event = asyncio.run(first_event(second.value.trigger))
-    assert fresh_operator().execute_complete(ctx, event.payload) == app_id
-
-    # A later try of the same task instance runs the job again (unless reuse_succeeded=True).
-    ctx["task_state_store"] = StateStore()
-    assert fresh_operator(reuse_succeeded=True).execute(ctx) == app_id and len(rm.apps) == 1
-    with pytest.raises(TaskDeferred) as third:
-        fresh_operator().execute(ctx)
-    assert third.value.trigger.app_id != app_id and len(rm.apps) == 2
-
-
-def test_a_stored_application_the_rm_has_forgotten_is_submitted_anew(rm) -> None:
-    """The task state store keeps the id across clears, and an RM forgets finished applications
-    (``max-completed-applications``): backfilling an old partition used to fail every try with "the RM does
-    not know application_... (404)" (found by the job-cancel tests). Now the task runs the job again."""
-    from airflow.sdk.exceptions import TaskDeferred
-
-    forgotten = "application_1700000000000_0042"
-    store = StateStore(spark_job_id=forgotten, mesh_yarn_conn_id="yarn_rm_default")
-    ctx = context_for("scheduled__2026-10-13T00:00:00+00:00", d(2026, 10, 13), store)
-    with pytest.raises(TaskDeferred) as submitted:
-        fresh_operator().execute(ctx)
-    app_id = submitted.value.trigger.app_id
-    assert app_id != forgotten and list(rm.apps) == [app_id]
-    assert store["spark_job_id"] == app_id
-
-
 def test_non_deferrable_mode_polls_on_the_worker_through_an_outage(rm) -> None:
+    """SIMULATOR: an outage while the worker polls."""
     rm.script_next([["ACCEPTED", "UNDEFINED"], ["OUTAGE", "2"], ["RUNNING", "UNDEFINED"], ["FINISHED", "SUCCEEDED"]])
     op = fresh_operator(deferrable=False, poll_interval=0.01, max_backoff=0.01)
     app_id = op.execute(context_for("manual__sync-1", d(2026, 10, 9)))
@@ -205,41 +138,8 @@ async def first_event(trigger):
         return event
 
 
-def test_execution_timeout_kills_the_application(rm, risk_daily) -> None:
-    rm.script_next([["RUNNING", "UNDEFINED"]])
-    task = risk_daily.get_task("score_fraud")
-    old, task.execution_timeout = task.execution_timeout, timedelta(seconds=1)
-    try:
-        _, states = run(risk_daily, d(2026, 10, 7))
-    finally:
-        task.execution_timeout = old
-    assert states["score_fraud"] == "failed"
-    [app] = rm.apps.values()
-    # the RM's own record: the application was killed through its REST API (not a log line of the task)
-    assert app["script"] == [["KILLED", "KILLED"]] and ("PUT", f"/ws/v1/cluster/apps/{app['id']}/state") in rm.requests
-
-
-def test_user_kill_while_deferred_and_on_kill_on_the_worker_kill_the_application(rm) -> None:
-    from airflow.sdk.exceptions import TaskDeferred
-
-    from airflow_mesh.triggers.yarn_trigger import YarnApplicationTrigger
-
-    rm.script_next([["RUNNING", "UNDEFINED"]])
-    with pytest.raises(TaskDeferred) as deferred:
-        fresh_operator().execute(context_for("manual__kill-1", d(2026, 10, 8)))
-    trigger: YarnApplicationTrigger = deferred.value.trigger
-    asyncio.run(trigger.on_kill())                                   # mark-failed / clear in the UI
-    assert rm.apps[trigger.app_id]["script"] == [["KILLED", "KILLED"]]
-
-    rm.script_next([["RUNNING", "UNDEFINED"]])
-    op = fresh_operator()
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(context_for("manual__kill-2", d(2026, 10, 8)))
-    op.on_kill()                                                     # task killed on the worker
-    assert rm.apps[deferred.value.trigger.app_id]["script"] == [["KILLED", "KILLED"]]
-
-
 def test_kill_falls_back_to_the_yarn_cli_when_the_rm_is_down(rm, tmp_path, monkeypatch) -> None:
+    """SIMULATOR: the RM down (100 failed requests) while killing."""
     import logging
 
     from airflow_mesh.hooks.yarn_rm import YarnResourceManagerHook
@@ -254,7 +154,8 @@ def test_kill_falls_back_to_the_yarn_cli_when_the_rm_is_down(rm, tmp_path, monke
 
 
 def test_yarn_client_mode_is_refused_with_a_fix(rm, monkeypatch) -> None:
-    """In client mode the driver would run on the worker: nothing to defer, nothing to re-attach."""
+    """In client mode the driver would run on the worker: nothing to defer, nothing to re-attach (the SIMULATOR's
+    URL only: the check happens before any RM call)."""
     from airflow.sdk.exceptions import AirflowException
 
     monkeypatch.setenv("AIRFLOW_CONN_MESH_SPARK", json.dumps({"conn_type": "spark", "host": "yarn", "extra": {
