@@ -182,6 +182,7 @@ def cmd_backfill_run(args: argparse.Namespace) -> int:
     from airflow_mesh.backfill import jobs, service
     from airflow_mesh.backfill.dag_runs import PlanNotExecutable
     from airflow_mesh.backfill.materialize import materialize_next
+    from airflow_mesh.backfill.summary import PlanSummary
 
     try:
         req = _request_from_args(args)
@@ -199,7 +200,8 @@ def cmd_backfill_run(args: argparse.Namespace) -> int:
         print("Nothing done.")
         return 1
     try:
-        accepted = jobs.submit(plan, req, f"cli:{getpass.getuser()}", preview["fingerprint"], preview["summary"])
+        accepted = jobs.submit(plan, req, f"cli:{getpass.getuser()}", preview["fingerprint"],
+                                PlanSummary.model_validate(preview["summary"]))
     except PlanNotExecutable as err:
         print(f"error: nothing was changed: {err}", file=sys.stderr)
         return 1

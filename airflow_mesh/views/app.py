@@ -62,21 +62,27 @@ def registry_problem(request: Request, err: Exception) -> Response:
     return JSONResponse({"detail": str(err), "errors": [e.model_dump() for e in err.errors]}, status_code=422)
 
 
-def _json_safe(value: Any) -> Any:
-    """``value`` with NaN and infinities spelled as strings: JSON has no such numbers."""
+ECHO_DEPTH = 20  # levels of a malformed input echoed back in a 422; deeper ones are elided
+
+
+def _json_safe(value: Any, depth: int = 0) -> Any:
+    """``value`` with NaN and infinities spelled as strings (JSON has no such numbers), and nesting below
+    :data:`ECHO_DEPTH` elided: echoing a body nested hundreds of levels deep recursed past Python's limit (500)."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, (dict, list, tuple)) and depth >= ECHO_DEPTH:
+        return f"(nested deeper than {ECHO_DEPTH} levels: not echoed)"
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {str(k): _json_safe(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [_json_safe(v, depth + 1) for v in value]
     return value
 
 
 async def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
     """FastAPI's own 422, except that a body with NaN or Infinity (Python's JSON parser accepts them) is echoed
-    back as text: the default handler fails to encode them and answers 500."""
-    return JSONResponse({"detail": _json_safe(jsonable_encoder(err.errors()))}, status_code=422)
+    back as text (the default handler fails to encode them and answers 500) and deep nesting is elided."""
+    return JSONResponse({"detail": jsonable_encoder(_json_safe(list(err.errors())))}, status_code=422)
 
 
 def add_api_description(app: FastAPI) -> None:

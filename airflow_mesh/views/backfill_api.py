@@ -27,6 +27,7 @@ from airflow_mesh.backfill.dag_runs import PlanNotExecutable
 from airflow_mesh.backfill.jobs import JobConflict
 from airflow_mesh.backfill.models import JobStatus
 from airflow_mesh.backfill.request import BackfillRequest
+from airflow_mesh.backfill.summary import PlanSummary
 from airflow_mesh.core.planner.plan import UnknownRootError
 from airflow_mesh.core.registry import MeshValidationError
 from airflow_mesh.settings import configured_mesh
@@ -47,7 +48,7 @@ class ExecuteBody(BaseModel):
 
     request: BackfillRequest
     fingerprint: str = Field(min_length=64, max_length=64, description="the dry run's fingerprint the user confirmed")
-    summary: dict[str, Any] | None = Field(None, description="the dry run's summary, to say what changed on 409")
+    summary: PlanSummary | None = Field(None, description="the dry run's summary, to say what changed on 409")
 
 
 class Accepted(BaseModel):
@@ -180,7 +181,7 @@ def execute_backfill(body: ExecuteBody, request: Request, user: GetUserDep) -> A
     return Accepted(id=accepted.id, status=accepted.status, url=f"{base_of(request)}/backfill/{accepted.id}")
 
 
-def list_backfills(user: GetUserDep, limit: int = Query(50, ge=1, le=500)) -> list[dict]:
+def list_backfills(user: GetUserDep, limit: int = Query(50, ge=1, le=1000)) -> list[dict]:
     """Recent jobs whose every DAG the user may read."""
     from airflow_mesh.backfill.jobs import list_jobs
 
