@@ -15,6 +15,8 @@ fault: pages say what to do and JSON routes answer with the located errors
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from airflow.api_fastapi.core_api.security import GetUserDep
@@ -109,9 +111,20 @@ def add_api_description(app: FastAPI) -> None:
         return get_redoc_html(openapi_url=f"{base_of(request)}/openapi.json", title=f"{TITLE}: API")
 
 
+@asynccontextmanager
+async def start_materializer(app: FastAPI) -> AsyncIterator[None]:
+    """The API server's start-up (Airflow enters each mounted app's lifespan): every API server runs the
+    materializer's tick from the start, not only after its first mesh request (issue #23). It stops at exit
+    (:func:`airflow_mesh.backfill.worker.stop`, registered with ``atexit``)."""
+    from airflow_mesh.backfill import worker
+
+    worker.start()
+    yield
+
+
 def create_mesh_app() -> FastAPI:
     app = FastAPI(title=TITLE, description="Data mesh registry, table map and cross-DAG backfills.",
-                  docs_url=None, redoc_url=None, openapi_url=None)
+                  docs_url=None, redoc_url=None, openapi_url=None, lifespan=start_materializer)
     app.add_exception_handler(MeshNotConfigured, registry_problem)
     app.add_exception_handler(MeshValidationError, registry_problem)
     # starlette types a handler as taking any Exception; this one is registered only for its own type

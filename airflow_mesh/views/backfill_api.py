@@ -114,14 +114,13 @@ def _forbid_unless_all(allowed: set[str], dag_ids: list[str], action: str) -> No
 
 
 def _load(job_id: int, user) -> dict:
-    """The job, if it exists and the user may read every one of its DAGs (else 404, as if absent)."""
-    from airflow_mesh.backfill.jobs import get_job
-    from airflow_mesh.backfill.materialize import sweep_interrupted
-    from airflow_mesh.backfill.steering import settle
+    """The job, if it exists and the user may read every one of its DAGs (else 404, as if absent).
 
-    with _session() as s:
-        sweep_interrupted(s)
-        settle(s, job_id)
+    A read: it never writes. Final statuses are stored by the materializer's tick
+    (:func:`airflow_mesh.backfill.worker.tick`), so a refused call changes nothing.
+    """
+    from airflow_mesh.backfill.jobs import get_job
+
     with _session() as s:
         record = get_job(s, job_id)
     dag_ids = [d["dag_id"] for d in record["dags"]] if record else []
@@ -131,8 +130,9 @@ def _load(job_id: int, user) -> dict:
 
 
 def _materializer_running() -> None:
-    """Start this API server's background materializer on its first mesh request (not at plugin import:
-    schedulers, workers and task processes import the plugin too, and must not run it)."""
+    """Start this API server's background materializer if the app's start-up did not (an app served without
+    its lifespan, e.g. a test client); not at plugin import: schedulers, workers and task processes import the
+    plugin too, and must not run it."""
     from airflow_mesh.backfill import worker
 
     worker.start()
