@@ -217,15 +217,3 @@ def dag_document(row) -> dict:
     return {"dag_id": row["dag_id"], "team": row["team"], "wave": row["wave"], "tasks": json.loads(row["tasks"]),
             "total": row["total"], "done": row["done"], "created": row["created"], "cleared": row["cleared"],
             "skipped": row["skipped"], "backfill_id": row["backfill_id"]}
-
-
-def set_status(session, job_id: int, status: JobStatus, reason: str | None = None, *, when: list[str] | None = None,
-               **values: Any) -> bool:
-    """Store a status change (optionally only from the statuses in ``when``); True if the row changed."""
-    stmt = update(job).where(job.c.id == job_id)
-    if when is not None:
-        stmt = stmt.where(job.c.status.in_(when))
-    values.update(status=status.value, status_reason=reason, updated_at=now())
-    if status.value not in ACTIVE:
-        values.setdefault("finished_at", now())
-    return session.execute(stmt.values(**values)).rowcount == 1
