@@ -160,8 +160,7 @@ def plan_backfill(req: BackfillRequest, request: Request, user: GetUserDep) -> d
     csrf_guard(request)
     plan = _plan(req)
     allowed = may_run(user, list(plan.dags))
-    readable = may_read_runs(user, list(plan.dags))
-    return service.describe(plan, req, lambda d: d in allowed, lambda d: d in readable)
+    return service.describe(plan, req, lambda d: d in allowed, lambda dags: may_read_runs(user, dags))
 
 
 def execute_backfill(body: ExecuteBody, request: Request, user: GetUserDep) -> Accepted:
@@ -175,8 +174,8 @@ def execute_backfill(body: ExecuteBody, request: Request, user: GetUserDep) -> A
         accepted = jobs.submit(plan, body.request, user.get_name(), body.fingerprint, body.summary)
     except PlanNotExecutable as err:
         raise HTTPException(422, f"nothing was changed: {err}") from err
-    except JobConflict as err:
-        raise HTTPException(409, err.detail) from err
+    except JobConflict as err:  # names only jobs and DAGs the user may read, as the dry run does
+        raise HTTPException(409, service.redact_conflict(err.detail, lambda dags: may_read_runs(user, dags))) from err
     worker.wake()
     return Accepted(id=accepted.id, status=accepted.status, url=f"{base_of(request)}/backfill/{accepted.id}")
 
