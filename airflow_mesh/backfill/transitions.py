@@ -126,14 +126,6 @@ def lock(session: Session, job_id: int) -> JobState:
                     tuple(b for b, _ in parts if b is not None), tuple(d for _, d in parts))
 
 
-def hold(session: Session, job_id: int, allowed: set[JobStatus], action: str) -> JobState:
-    """Lock the job and require one of ``allowed`` statuses (else 409 with the current one)."""
-    state = lock(session, job_id)
-    if state.status not in allowed:
-        raise refusal(state, action, allowed)
-    return state
-
-
 def refusal(state: JobState, action: str, allowed: set[JobStatus] | frozenset[JobStatus]) -> Exception:
     return _conflict({"message": f"job #{state.id} is {state.status.value}: it cannot be {action} "
                                  f"(only a job that is {', '.join(sorted(s.value for s in allowed))})",
