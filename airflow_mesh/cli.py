@@ -197,6 +197,7 @@ def cmd_backfill_run(args: argparse.Namespace) -> int:
     from airflow_mesh.backfill import jobs, service
     from airflow_mesh.backfill.dag_runs import PlanNotExecutable
     from airflow_mesh.backfill.materialize import materialize_next
+    from airflow_mesh.backfill.summary import PlanSummary
 
     try:
         req = _request_from_args(args)
@@ -214,7 +215,8 @@ def cmd_backfill_run(args: argparse.Namespace) -> int:
         print("Nothing done.")
         return 1
     try:
-        accepted = jobs.submit(plan, req, f"cli:{getpass.getuser()}", preview["fingerprint"], preview["summary"])
+        accepted = jobs.submit(plan, req, f"cli:{getpass.getuser()}", preview["fingerprint"],
+                                PlanSummary.model_validate(preview["summary"]))
     except PlanNotExecutable as err:
         print(f"error: nothing was changed: {err}", file=sys.stderr)
         return 1
@@ -234,18 +236,14 @@ def cmd_backfill_status(args: argparse.Namespace) -> int:
     from airflow.utils.session import create_session
 
     from airflow_mesh.backfill.jobs import get_job, list_jobs
-    from airflow_mesh.backfill.materialize import sweep_interrupted
     from airflow_mesh.backfill.progress import progress
-    from airflow_mesh.backfill.steering import settle
 
-    with create_session() as session:
-        sweep_interrupted(session)
+    with create_session() as session:  # a read: final statuses are the materializer tick's to store
         if args.id is None:
             for r in list_jobs(session, 20):
                 print(f"#{r['id']:<5} {r['status']:<13} {r['created_at'][:19]}  {r['user']:<16} {', '.join(r['roots'])}"
                       f"  [{r['start'][:16]}, {r['end'][:16]})  {r['total_runs']:,} runs")
             return 0
-        settle(session, args.id)
     with create_session() as session:
         record = get_job(session, args.id)
         if record is None:
@@ -289,16 +287,19 @@ def cmd_backfill_steer(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill_materialize(args: argparse.Namespace) -> int:
-    """Materialize queued jobs (one, or all) in this process: for deployments that keep it off the API servers."""
+    """Materialize queued jobs (one, or all) in this process, then store final statuses (the API-server thread's
+    tick): for deployments that keep it off the API servers."""
     from airflow_mesh.backfill.materialize import materialize_next
+    from airflow_mesh.backfill.steering import settle_active
 
     while True:
         done = materialize_next(job_id=args.job)
-        if done is None:
-            return 0
-        print(f"Backfill job #{done[0]}: {done[1].value}")
-        if args.job is not None:
-            return 0
+        if done is not None:
+            print(f"Backfill job #{done[0]}: {done[1].value}")
+        if done is None or args.job is not None:
+            break
+    settle_active()
+    return 0
 
 
 @reports_registry_errors

@@ -121,6 +121,7 @@ def main() -> None:
     from airflow_mesh.backfill.db_manager import MeshDBManager
     from airflow_mesh.backfill.materialize import materialize_next
     from airflow_mesh.backfill.request import BackfillRequest
+    from airflow_mesh.backfill.summary import PlanSummary
     from airflow_mesh.core.intervals import UTC
     from airflow_mesh.settings import configured_mesh
 
@@ -148,7 +149,7 @@ def main() -> None:
     def accept():
         p = service.make_plan(req)
         preview = service.describe(p, req, may_edit=None)
-        return jobs.submit(p, req, "bench", preview["fingerprint"], preview["summary"])
+        return jobs.submit(p, req, "bench", preview["fingerprint"], PlanSummary.model_validate(preview["summary"]))
 
     results = {}
     for label in ("create", "clear"):

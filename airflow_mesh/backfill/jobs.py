@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from airflow_mesh.backfill.dag_runs import PlanNotExecutable, prepare
 from airflow_mesh.backfill.models import JobStatus, job, job_dag
 from airflow_mesh.backfill.request import BackfillRequest
+from airflow_mesh.backfill.summary import PlanSummary, summary_changes
 from airflow_mesh.core.intervals import iso
 from airflow_mesh.core.planner.plan import Plan
 from airflow_mesh.settings import setting
@@ -74,24 +75,6 @@ def fingerprint(summary: dict) -> str:
     return hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()
 
 
-def summary_changes(seen: dict | None, current: dict) -> list[str]:
-    """Human list of what differs between the plan the user saw and the plan now."""
-    if not seen:
-        return ["the plan differs from the one confirmed (no summary was sent to say how)"]
-    out = []
-    if seen.get("request") != current["request"]:
-        for key in sorted(set(seen.get("request") or {}) | set(current["request"])):
-            a, b = (seen.get("request") or {}).get(key), current["request"].get(key)
-            if a != b:
-                out.append(f"{key}: {a!r} -> {b!r}")
-    old, new = seen.get("dags") or {}, current["dags"]
-    out += [f"DAG {d} added ({new[d]['runs']} runs)" for d in sorted(set(new) - set(old))]
-    out += [f"DAG {d} left the plan" for d in sorted(set(old) - set(new))]
-    out += [f"DAG {d}: {old[d].get('runs')} -> {new[d]['runs']} runs" for d in sorted(set(old) & set(new))
-            if old[d] != new[d]]
-    return out or ["the plan differs from the one confirmed"]
-
-
 def overlapping(session, dag_ids: list[str]) -> list[dict]:
     """Active mesh jobs and native Airflow backfills touching any of ``dag_ids``.
 
@@ -128,7 +111,7 @@ class Accepted:
 
 
 def submit(plan: Plan, request: BackfillRequest, user: str, seen_fingerprint: str | None = None,
-           seen_summary: dict | None = None) -> Accepted:
+           seen_summary: PlanSummary | None = None) -> Accepted:
     """Accept the plan as a queued job with one native backfill per DAG; nothing runs until materialized.
 
     Raises :class:`PlanNotExecutable` (422: nothing changed) or :class:`JobConflict` (409: another job or
@@ -234,15 +217,3 @@ def dag_document(row) -> dict:
     return {"dag_id": row["dag_id"], "team": row["team"], "wave": row["wave"], "tasks": json.loads(row["tasks"]),
             "total": row["total"], "done": row["done"], "created": row["created"], "cleared": row["cleared"],
             "skipped": row["skipped"], "backfill_id": row["backfill_id"]}
-
-
-def set_status(session, job_id: int, status: JobStatus, reason: str | None = None, *, when: list[str] | None = None,
-               **values: Any) -> bool:
-    """Store a status change (optionally only from the statuses in ``when``); True if the row changed."""
-    stmt = update(job).where(job.c.id == job_id)
-    if when is not None:
-        stmt = stmt.where(job.c.status.in_(when))
-    values.update(status=status.value, status_reason=reason, updated_at=now())
-    if status.value not in ACTIVE:
-        values.setdefault("finished_at", now())
-    return session.execute(stmt.values(**values)).rowcount == 1

@@ -24,17 +24,22 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
 from airflow_mesh.backfill.bulk_runs import clear_finished, create_runs
 from airflow_mesh.backfill.dag_runs import PlanNotExecutable, serialized_dag
-from airflow_mesh.backfill.jobs import get_job, now, set_status
+from airflow_mesh.backfill.jobs import JobConflict, get_job, now
 from airflow_mesh.backfill.models import JobStatus, job, job_dag
+from airflow_mesh.backfill.transitions import Action, JobState, lock, transition
 from airflow_mesh.core.intervals import as_utc
 from airflow_mesh.settings import setting
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +62,8 @@ class LostLease(Exception):
     """Another materializer, a cancel or an expiry took the job: stop without changing anything more."""
 
 
-def sweep_interrupted(session) -> list[int]:
-    """Store *interrupted* for jobs whose materializer stopped renewing its lease."""
+def sweep_interrupted(session: Session) -> list[int]:
+    """Store *interrupted* for jobs whose materializer stopped renewing its lease (each checked under its lock)."""
     ids = session.scalars(select(job.c.id).where(job.c.status == JobStatus.MATERIALIZING.value,
                                                  job.c.lease_until < now())).all()
     out = []
@@ -66,34 +71,58 @@ def sweep_interrupted(session) -> list[int]:
         done = session.execute(select(job_dag.c.dag_id, job_dag.c.done, job_dag.c.total)
                                .where(job_dag.c.job_id == job_id)).all()
         applied = ", ".join(f"{d} {n}/{t}" for d, n, t in done)
-        if set_status(session, job_id, JobStatus.INTERRUPTED,
-                      f"materialization stopped (its lease expired); runs applied per DAG: {applied}. "
-                      "Fix: resume (continues where it stopped) or cancel",
-                      when=[JobStatus.MATERIALIZING.value], lease_owner=None, lease_until=None, finished_at=None):
-            out.append(job_id)
+        try:
+            with session.begin_nested():
+                transition(session, job_id, Action.INTERRUPT, check=_lease_expired,
+                           reason=f"materialization stopped (its lease expired); runs applied per DAG: {applied}. "
+                                  "Fix: resume (continues where it stopped) or cancel")
+        except (JobConflict, _Renewed):
+            continue  # renewed, cancelled or taken meanwhile
+        out.append(job_id)
     return out
 
 
-def claim(session, owner: str, job_id: int | None = None) -> int | None:
+class _Renewed(Exception):
+    """The lease was renewed after the sweep read it: not interrupted."""
+
+
+def _lease_expired(state: JobState) -> None:
+    if state.lease_until is None or as_utc(state.lease_until) >= now():
+        raise _Renewed(state.id)
+
+
+def claim(session: Session, owner: str, job_id: int | None = None) -> int | None:
     """Take a queued job (the oldest, or ``job_id``) for materialization; None if there is none to take."""
     query = select(job.c.id).where(job.c.status == JobStatus.QUEUED.value).order_by(job.c.id).limit(5)
     if job_id is not None:
         query = query.where(job.c.id == job_id)
     for candidate in session.scalars(query).all():
-        if set_status(session, candidate, JobStatus.MATERIALIZING, None, when=[JobStatus.QUEUED.value],
-                      lease_owner=owner, lease_until=now() + timedelta(seconds=lease_seconds())):
-            session.commit()
-            return candidate
+        try:
+            transition(session, candidate, Action.CLAIM, lease_owner=owner,
+                       lease_until=now() + timedelta(seconds=lease_seconds()))
+        except JobConflict:  # another materializer, or a cancel, took it first
+            session.rollback()
+            continue
+        session.commit()
+        return candidate
     return None
 
 
-def _renew(session, job_id: int, owner: str) -> None:
-    """First statement of every chunk: holds the job row until the chunk commits (cancel waits for it)."""
-    changed = session.execute(update(job).where(
-        job.c.id == job_id, job.c.lease_owner == owner, job.c.status == JobStatus.MATERIALIZING.value,
-    ).values(lease_until=now() + timedelta(seconds=lease_seconds()), updated_at=now())).rowcount
-    if changed != 1:
+def _owned_by(owner: str) -> Callable[[JobState], None]:
+    def check(state: JobState) -> None:
+        if state.lease_owner != owner:
+            raise LostLease(state.id)
+    return check
+
+
+def _renew(session: Session, job_id: int, owner: str) -> None:
+    """First statement of every chunk: locks the job row until the chunk commits (a pause, cancel or resume waits
+    for it) and re-checks that the job is still this worker's to materialize."""
+    state = lock(session, job_id)
+    if state.status is not JobStatus.MATERIALIZING or state.lease_owner != owner:
         raise LostLease(job_id)
+    session.execute(update(job).where(job.c.id == job_id).values(
+        lease_until=now() + timedelta(seconds=lease_seconds()), updated_at=now()))
 
 
 def run_infos(dag: Any, dag_id: str, ranges: list[list], total: int, backwards: bool) -> list:
@@ -149,9 +178,11 @@ def materialize(job_id: int, owner: str) -> JobStatus:
                 plans.append((d, dag, run_infos(dag, d["dag_id"], ranges, d["total"], backwards)))
     except PlanNotExecutable as err:
         with create_session() as session:
-            _release_dags(session, job_id)
-            set_status(session, job_id, JobStatus.FAILED, f"nothing was applied: {err}",
-                       when=[JobStatus.MATERIALIZING.value], lease_owner=None, lease_until=None)
+            try:
+                transition(session, job_id, Action.ABANDON, reason=f"nothing was applied: {err}",
+                           check=_owned_by(owner))
+            except (JobConflict, LostLease):
+                return JobStatus.MATERIALIZING  # cancelled or taken meanwhile: theirs now
         return JobStatus.FAILED
     size = chunk_runs()
     base = ordinal_bases(record["dags"])
@@ -170,12 +201,10 @@ def materialize(job_id: int, owner: str) -> JobStatus:
                                             cleared=job_dag.c.cleared + counts["cleared"],
                                             skipped=job_dag.c.skipped + counts["skipped"]))
         with create_session() as session:
-            _renew(session, job_id, owner)
-            paused = bool(session.scalar(select(job.c.is_paused).where(job.c.id == job_id)))
-            status = JobStatus.PAUSED if paused else JobStatus.RUNNING
-            set_status(session, job_id, status, None, lease_owner=None, lease_until=None, materialized_at=now(),
-                       finished_at=None)
-        return status
+            try:  # running, or paused if the job was paused meanwhile (the lock orders it with pause/resume)
+                return transition(session, job_id, Action.MATERIALIZED, check=_owned_by(owner)).status
+            except JobConflict as err:
+                raise LostLease(job_id) from err
     except LostLease:
         log.info("mesh backfill job %s: lease lost, stopping", job_id)
         return JobStatus.MATERIALIZING
@@ -255,17 +284,6 @@ def _apply_chunk(session, dag: Any, d: dict, infos: list, offset: int, user: str
     session.flush()
     session.expunge_all()
     return counts
-
-
-def _release_dags(session, job_id: int) -> None:
-    """A finished job no longer holds its DAGs; its native backfills are complete."""
-    from airflow_mesh.airflow_compat import Backfill
-
-    ids = session.scalars(select(job_dag.c.backfill_id).where(job_dag.c.job_id == job_id)).all()
-    session.execute(update(job_dag).where(job_dag.c.job_id == job_id).values(active_dag_id=None))
-    if ids:
-        session.execute(update(Backfill).where(Backfill.id.in_(ids), Backfill.completed_at.is_(None))
-                        .values(completed_at=now()))
 
 
 def materialize_next(owner: str | None = None, job_id: int | None = None) -> tuple[int, JobStatus] | None:

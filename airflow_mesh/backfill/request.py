@@ -32,11 +32,15 @@ class BackfillRequest(BaseModel):
     @field_validator("start", "end")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        value = as_utc(value)
-        if not (MIN_YEAR <= value.year <= MAX_YEAR):
-            raise ValueError(f"{value.isoformat()} is outside the years {MIN_YEAR}-{MAX_YEAR} a backfill may cover. "
-                             "Fix: give a date in that range")
-        return value
+        try:
+            value = as_utc(value)
+        except OverflowError:  # e.g. 0001-01-01T00:00+01:00: its UTC instant is before year 1
+            value = value.replace(tzinfo=None)
+        else:
+            if MIN_YEAR <= value.year <= MAX_YEAR:
+                return value
+        raise ValueError(f"{value.isoformat()} is outside the years {MIN_YEAR}-{MAX_YEAR} a backfill may cover. "
+                         "Fix: give a date in that range")
 
     @model_validator(mode="after")
     def _range(self) -> BackfillRequest:

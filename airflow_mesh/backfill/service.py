@@ -12,7 +12,7 @@ registry, which every user may read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from airflow_mesh.backfill.execute import dry_run
@@ -56,12 +56,18 @@ def make_plan(request: BackfillRequest, now: datetime | None = None) -> Plan:
 HIDDEN = "you may not read this DAG's runs"
 
 
-def _redact_overlap(busy: list[dict], hidden: set[str]) -> list[dict]:
-    """Active jobs and backfills, naming neither the job nor the DAGs the user may not read."""
+def _redact_overlap(busy: list[dict], hidden: set[str], whole: Mapping[int, list[str]] | None = None) -> list[dict]:
+    """Active jobs and backfills, naming neither the job nor the DAGs the user may not read.
+
+    A mesh job is named only to a user who may read every one of its DAGs (``whole``: each job's DAGs), those
+    outside this plan too: that user alone may read the job itself (``GET /api/backfills/{id}``), anyone else
+    gets 404 for it and must not learn it from an overlap either.
+    """
     out = []
     for item in busy:
         shown = sorted(set(item["dags"]) - hidden)
-        if len(shown) == len(item["dags"]):
+        every = set(item["dags"]) | set((whole or {}).get(item["id"], []) if item["kind"] == "mesh" else [])
+        if not every & hidden:
             out.append(item)
         else:
             out.append({"name": "a backfill on DAGs you may not read", "kind": item["kind"], "id": None,
@@ -69,21 +75,51 @@ def _redact_overlap(busy: list[dict], hidden: set[str]) -> list[dict]:
     return out
 
 
+def redact_overlapping(busy: list[dict], may_read: Callable[[Iterable[str]], set[str]] | None) -> list[dict]:
+    """``busy`` (from :func:`~airflow_mesh.backfill.jobs.overlapping`) as the user may see it; ``may_read``: the
+    DAGs among those given whose runs the user may read (``None``: all)."""
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from airflow_mesh.backfill.models import job_dag
+
+    if may_read is None or not busy:
+        return busy
+    ids = [i["id"] for i in busy if i["kind"] == "mesh"]
+    whole: dict[int, list[str]] = {}
+    if ids:
+        with create_session() as session:
+            for job_id, dag_id in session.execute(select(job_dag.c.job_id, job_dag.c.dag_id)
+                                                  .where(job_dag.c.job_id.in_(ids))):
+                whole.setdefault(job_id, []).append(dag_id)
+    concerned = {d for i in busy for d in i["dags"]} | {d for dags in whole.values() for d in dags}
+    return _redact_overlap(busy, concerned - may_read(concerned), whole)
+
+
+def redact_conflict(detail: dict, may_read: Callable[[Iterable[str]], set[str]] | None) -> dict:
+    """A 409 of execute as the user may see it: overlapping jobs redacted, the message rebuilt from them."""
+    if not detail.get("overlapping"):
+        return detail
+    busy = redact_overlapping(detail["overlapping"], may_read)
+    return {**detail, "overlapping": busy, "message": overlap_message(busy)}
+
+
 def describe(plan: Plan, request: BackfillRequest, may_edit: Callable[[str], bool] | None,
-             may_read: Callable[[str], bool] | None = None) -> dict:
+             may_read: Callable[[Iterable[str]], set[str]] | None = None) -> dict:
     """The dry run: waves, per-DAG runs to create/clear and tasks, cuts, and whether the user may execute.
 
-    ``may_read`` (``None``: everything) says whose DB facts the user may see; the others read ``None``.
+    ``may_read`` (``None``: everything) gives, of the DAGs asked, those whose DB facts the user may see; the
+    others read ``None``, and an overlapping job is named only if the user may read all of its DAGs.
     """
     from airflow.utils.session import create_session
 
     with create_session() as session:
         preview = dry_run(plan, session)
         busy = overlapping(session, sorted(plan.dags))
-    hidden = {d for d in plan.dags if may_read is not None and not may_read(d)}
+    hidden = set(plan.dags) - may_read(plan.dags) if may_read is not None else set()
     for dag_id in hidden:
         preview.dags[dag_id].update(tasks=None, to_clear=None, to_create=None, in_flight=None, hidden=HIDDEN)
-    busy = _redact_overlap(busy, hidden)
+    busy = redact_overlapping(busy, may_read)
     problems = list(preview.problems)
     if busy:
         problems.append(overlap_message(busy))

@@ -1,5 +1,9 @@
 """Pause, resume, cancel and retry a whole job; settle its final status when its runs are done.
 
+Every change of the job itself is a :func:`~airflow_mesh.backfill.transitions.transition` (the job row locked
+first, checked against the one table); the batches of a cancel or retry lock the job row first too and re-check
+its status, so a retry cannot queue runs under a job being cancelled, nor the tick settle a job a retry re-opens.
+
 Every step is a short transaction (runs handled in batches), so no statement of the mesh holds
 a row that Airflow's task start needs for long. Where Airflow's own behaviour is wrong for us we
 do it ourselves:
@@ -19,23 +23,30 @@ do it ourselves:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 
-from airflow_mesh.backfill.jobs import JobConflict, get_job, now, set_status
-from airflow_mesh.backfill.materialize import _release_dags
-from airflow_mesh.backfill.models import JobStatus, job, job_dag
+from airflow_mesh.backfill.jobs import JobConflict, get_job, now
+from airflow_mesh.backfill.models import JobStatus, job
 from airflow_mesh.backfill.spark_apps import SparkTarget, kill_applications, recorded_targets
+from airflow_mesh.backfill.transitions import UNFINISHED_RUN, Action, lock, transition
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 BATCH = 200
-UNFINISHED_RUN = ("queued", "running")
 LOCKED_RUNS_WAIT_SECONDS = 60
+CANCEL_ROUNDS = 5  # batches over the job's unfinished runs before its end is refused (each round re-reads them)
 
 
-def in_locked_batches(job_id: int, action: str, runs_query, work) -> None:
+def in_locked_batches(job_id: int, action: str, runs_query, work: Callable[[Session, list], None],
+                      begin: Callable[[Session], bool]) -> None:
     """Apply ``work(session, runs)`` once to each run ``runs_query`` selects (``dag_id, run_id`` columns), a batch per
-    transaction, each batch locked as Airflow's scheduler locks runs: ``FOR UPDATE SKIP LOCKED``, dag_run
-    rows before their task instances.
+    transaction. Each batch first calls ``begin(session)``, which locks the job row and re-checks its status (False:
+    stop here); then it locks its runs as Airflow's scheduler does: ``FOR UPDATE SKIP LOCKED``, dag_run rows before
+    their task instances.
 
     Updating task instances first and their runs after deadlocked against a live scheduler on PostgreSQL
     (it holds a run's row while it updates that run's task instances). Rows a scheduler holds are skipped
@@ -51,6 +62,8 @@ def in_locked_batches(job_id: int, action: str, runs_query, work) -> None:
     done: set[tuple[str, str]] = set()
     while True:
         with create_session() as session:
+            if not begin(session):
+                return
             runs = [tuple(r) for r in session.execute(
                 with_row_locks(query, session=session, of=DagRun, skip_locked=True)).all()]
             fresh = [r for r in runs if r not in done]
@@ -69,82 +82,46 @@ def in_locked_batches(job_id: int, action: str, runs_query, work) -> None:
         time.sleep(0.2)  # bounded by the deadline: a scheduler loop holds its runs briefly
 
 
-def _backfill_ids(session, job_id: int) -> list[int]:
-    return [b for b in session.scalars(select(job_dag.c.backfill_id).where(job_dag.c.job_id == job_id)) if b]
+def _steer(job_id: int, action: Action, reason: str | None = None, **values: Any) -> dict:
+    """One transition in its own transaction, then the job as it is."""
+    from airflow.utils.session import create_session
 
-
-def _require(record: dict | None, job_id: int, allowed: set[JobStatus], action: str) -> dict:
-    if record is None:
-        raise LookupError(f"no mesh backfill job #{job_id}")
-    if JobStatus(record["status"]) not in allowed:
-        raise JobConflict({"message": f"job #{job_id} is {record['status']}: it cannot be {action} "
-                                      f"(only a job that is {', '.join(sorted(s.value for s in allowed))})",
-                           "status": record["status"]})
-    return record
-
-
-def _set_native_paused(session, job_id: int, paused: bool) -> None:
-    from airflow_mesh.airflow_compat import Backfill
-
-    ids = _backfill_ids(session, job_id)
-    if ids:
-        session.execute(update(Backfill).where(Backfill.id.in_(ids)).values(is_paused=paused))
+    with create_session() as session:
+        transition(session, job_id, action, reason=reason, **values)
+    return _read(job_id)
 
 
 def pause(job_id: int, user: str) -> dict:
     """No new run of the job starts, in any of its DAGs (runs already running finish)."""
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        record = _require(get_job(session, job_id), job_id,
-                          {JobStatus.QUEUED, JobStatus.MATERIALIZING, JobStatus.RUNNING, JobStatus.INTERRUPTED}, "paused")
-        _set_native_paused(session, job_id, True)
-        session.execute(update(job).where(job.c.id == job_id).values(is_paused=True, updated_at=now()))
-        if record["status"] == JobStatus.RUNNING.value:
-            set_status(session, job_id, JobStatus.PAUSED, f"paused by {user}", when=[JobStatus.RUNNING.value])
-    return _read(job_id)
+    return _steer(job_id, Action.PAUSE, f"paused by {user}")
 
 
 def resume(job_id: int, user: str) -> dict:
     """Unpause a paused job; re-queue an interrupted one for materialization (continues where it stopped)."""
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        record = _require(get_job(session, job_id), job_id,
-                          {JobStatus.PAUSED, JobStatus.INTERRUPTED, JobStatus.QUEUED, JobStatus.MATERIALIZING,
-                           JobStatus.RUNNING}, "resumed")
-        _set_native_paused(session, job_id, False)
-        session.execute(update(job).where(job.c.id == job_id).values(is_paused=False, updated_at=now()))
-        if record["status"] == JobStatus.PAUSED.value:
-            set_status(session, job_id, JobStatus.RUNNING, None, when=[JobStatus.PAUSED.value])
-        elif record["status"] == JobStatus.INTERRUPTED.value:
-            set_status(session, job_id, JobStatus.QUEUED, f"resumed by {user}", when=[JobStatus.INTERRUPTED.value])
-    return _read(job_id)
+    return _steer(job_id, Action.RESUME, f"resumed by {user}")
 
 
 def cancel(job_id: int, user: str) -> dict:
     """Stop the job for good: no run of it left queued, running tasks terminated, who cancelled recorded.
 
-    Idempotent: a job left *cancelling* (the process died mid-way) is finished by cancelling again.
+    Idempotent: a job left *cancelling* (the process died mid-way) is finished by cancelling again; a cancel
+    that finds the job cancelled by a concurrent one answers with it.
     """
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance as TI
     from airflow.utils.session import create_session
     from airflow.utils.state import DagRunState, TaskInstanceState
 
+    reason = f"cancelled by {user}"
     with create_session() as session:
-        _require(get_job(session, job_id), job_id, {s for s in JobStatus if s.active}, "cancelled")
         # waits for a materializer's chunk (it holds this row); that materializer then loses its lease
-        set_status(session, job_id, JobStatus.CANCELLING, f"cancelled by {user}", cancelled_by=user,
-                   lease_owner=None, lease_until=None, finished_at=None)
-        _set_native_paused(session, job_id, True)  # nothing of the job starts while we work
-        backfills = _backfill_ids(session, job_id)
+        backfills = transition(session, job_id, Action.CANCEL, reason=reason, cancelled_by=user).backfill_ids
     running = [TaskInstanceState.RUNNING, TaskInstanceState.DEFERRED, TaskInstanceState.QUEUED,
                TaskInstanceState.UP_FOR_RETRY, TaskInstanceState.UP_FOR_RESCHEDULE, TaskInstanceState.RESTARTING]
     waiting = [TaskInstanceState.SCHEDULED]
     spark: list[SparkTarget] = []
 
-    def fail_batch(session, runs: list) -> None:
+    def fail_batch(session: Session, runs: list) -> None:
         for dag_id in {d for d, _ in runs}:
             ids = [r for d, r in runs if d == dag_id]
             base = (TI.dag_id == dag_id, TI.run_id.in_(ids))
@@ -158,48 +135,48 @@ def cancel(job_id: int, user: str) -> dict:
             session.execute(update(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id.in_(ids))
                             .values(state=DagRunState.FAILED, end_date=now()))
 
-    in_locked_batches(job_id, "cancel", select(DagRun.dag_id, DagRun.run_id).where(
-        DagRun.backfill_id.in_(backfills), DagRun.state.in_(UNFINISHED_RUN)), fail_batch)
-    with create_session() as session:
-        _release_dags(session, job_id)
-        set_status(session, job_id, JobStatus.CANCELLED, f"cancelled by {user}", when=[JobStatus.CANCELLING.value])
+    def still_cancelling(session: Session) -> bool:
+        return lock(session, job_id).status is JobStatus.CANCELLING
+
+    for _ in range(CANCEL_ROUNDS):
+        in_locked_batches(job_id, "cancel", select(DagRun.dag_id, DagRun.run_id).where(
+            DagRun.backfill_id.in_(backfills), DagRun.state.in_(UNFINISHED_RUN)), fail_batch, still_cancelling)
+        with create_session() as session:
+            if lock(session, job_id).status is not JobStatus.CANCELLING:
+                break  # a concurrent cancel ended it
+            try:
+                transition(session, job_id, Action.CANCELLED, reason=reason)
+                break
+            except JobConflict:  # a run was queued between our batches and this end: work on it again
+                session.rollback()
+    else:
+        raise JobConflict({"message": f"job #{job_id}: runs kept being queued while it was cancelled. Fix: cancel again",
+                           "status": JobStatus.CANCELLING.value})
     kill_applications(spark)  # after the commit: the stopped tasks cannot start or track anything again
     return _read(job_id)
 
 
 def retry(job_id: int, user: str) -> dict:
-    """Re-run only the job's failed and upstream-failed task instances (of its planned tasks)."""
+    """Re-run only the job's failed and upstream-failed task instances (of its planned tasks).
+
+    Every batch of cleared task instances re-applies the retry in its own transaction (job row locked first):
+    a job cancelled meanwhile stops it (409), and one the tick stored failed meanwhile is re-opened.
+    """
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance as TI
     from airflow.models.taskinstance import clear_task_instances
-    from airflow.utils.session import create_session
-    from airflow.utils.state import DagRunState, TaskInstanceState
+    from airflow.utils.state import DagRunState
 
-    from airflow_mesh.airflow_compat import Backfill
+    reason = f"retry of failed tasks by {user}"
+    record = _steer(job_id, Action.RETRY, reason)
+    failed = ["failed", "upstream_failed"]
 
-    with create_session() as session:
-        record = _require(get_job(session, job_id), job_id,
-                          {JobStatus.FAILED, JobStatus.RUNNING, JobStatus.PAUSED}, "retried")
-        # re-take the job's DAGs (refused if another job or backfill took them since)
-        for d in record["dags"]:
-            if record["status"] == JobStatus.FAILED.value:
-                from sqlalchemy.exc import IntegrityError
-                try:
-                    with session.begin_nested():
-                        session.execute(update(job_dag).where(job_dag.c.job_id == job_id,
-                                                              job_dag.c.dag_id == d["dag_id"])
-                                        .values(active_dag_id=d["dag_id"]))
-                except IntegrityError as err:
-                    raise JobConflict({"message": f"DAG {d['dag_id']} is held by another active mesh job: "
-                                                  "wait for it, then retry"}) from err
-        session.execute(update(Backfill).where(Backfill.id.in_(_backfill_ids(session, job_id)))
-                        .values(completed_at=None))
-        if record["status"] == JobStatus.FAILED.value:
-            set_status(session, job_id, JobStatus.PAUSED if record["is_paused"] else JobStatus.RUNNING,
-                       f"retry of failed tasks by {user}", when=[JobStatus.FAILED.value], finished_at=None)
-    failed = [TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED]
+    def reopen(session: Session) -> bool:
+        transition(session, job_id, Action.RETRY, reason=reason)
+        return True
+
     for d in record["dags"]:
-        def clear_batch(session, runs: list, d: dict = d) -> None:
+        def clear_batch(session: Session, runs: list, d: dict = d) -> None:
             tis = session.scalars(select(TI).where(TI.dag_id == d["dag_id"], TI.run_id.in_([r for _, r in runs]),
                                                    TI.task_id.in_(d["tasks"]), TI.state.in_(failed))).all()
             clear_task_instances(list(tis), session, dag_run_state=DagRunState.QUEUED)
@@ -207,24 +184,25 @@ def retry(job_id: int, user: str) -> dict:
         has_failed = select(TI.id).where(TI.dag_id == DagRun.dag_id, TI.run_id == DagRun.run_id,
                                          TI.task_id.in_(d["tasks"]), TI.state.in_(failed)).exists()
         in_locked_batches(job_id, "retry", select(DagRun.dag_id, DagRun.run_id).where(
-            DagRun.backfill_id == d["backfill_id"], has_failed), clear_batch)
+            DagRun.backfill_id == d["backfill_id"], has_failed), clear_batch, reopen)
     return _read(job_id)
 
 
-def settle(session, job_id: int) -> JobStatus | None:
+def settle(session: Session, job_id: int) -> JobStatus | None:
     """Store the final status of a running/paused job whose runs are all finished (or were deleted).
 
-    Counted from this job's own native backfills only, never from other jobs' runs.
+    Counted from this job's own native backfills only, never from other jobs' runs, with the job row locked
+    (a retry's batch cannot queue runs between the count and the change).
     """
     from airflow.models.dagrun import DagRun
 
     from airflow_mesh.airflow_compat import BackfillDagRun
 
-    status = session.scalar(select(job.c.status).where(job.c.id == job_id))
-    if status not in (JobStatus.RUNNING.value, JobStatus.PAUSED.value):
+    state = lock(session, job_id)
+    if state.status not in (JobStatus.RUNNING, JobStatus.PAUSED):
         return None
-    backfills = _backfill_ids(session, job_id)
-    states = dict(session.execute(select(DagRun.state, func.count()).where(DagRun.backfill_id.in_(backfills))
+    backfills = state.backfill_ids
+    states: dict[str, int] = dict(session.execute(select(DagRun.state, func.count()).where(DagRun.backfill_id.in_(backfills))
                                   .group_by(DagRun.state)).all())
     if any(states.get(s) for s in UNFINISHED_RUN):
         return None
@@ -235,19 +213,20 @@ def settle(session, job_id: int) -> JobStatus | None:
     if failed or deleted:
         reason = "; ".join(x for x in (f"{failed} run(s) failed" if failed else "",
                                        f"{deleted} run(s) were deleted" if deleted else "") if x)
-        final = JobStatus.FAILED
-    else:
-        reason, final = None, JobStatus.SUCCEEDED
-    if set_status(session, job_id, final, reason, when=[status]):
-        _release_dags(session, job_id)
-        return final
-    return None
+        return transition(session, job_id, Action.FAIL, reason=reason).status
+    return transition(session, job_id, Action.SUCCEED).status
 
 
-def settle_active(session, limit: int = 50) -> None:
-    for job_id in session.scalars(select(job.c.id).where(job.c.status.in_(
-            [JobStatus.RUNNING.value, JobStatus.PAUSED.value])).order_by(job.c.id).limit(limit)).all():
-        settle(session, job_id)
+def settle_active(limit: int = 50) -> None:
+    """The tick's part: settle running and paused jobs, each in its own short transaction."""
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        ids = session.scalars(select(job.c.id).where(job.c.status.in_(
+            [JobStatus.RUNNING.value, JobStatus.PAUSED.value])).order_by(job.c.id).limit(limit)).all()
+    for job_id in ids:
+        with create_session() as session:
+            settle(session, job_id)
 
 
 def _read(job_id: int) -> dict:
@@ -255,5 +234,9 @@ def _read(job_id: int) -> dict:
 
     with create_session() as session:
         record = get_job(session, job_id)
-    assert record is not None  # jobs are never deleted, and every caller found this one first (_require)
+    if record is None:
+        raise LookupError(f"no mesh backfill job #{job_id}")
     return record
+
+
+__all__ = ["cancel", "pause", "resume", "retry", "settle", "settle_active"]

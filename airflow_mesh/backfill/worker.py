@@ -36,8 +36,6 @@ def wake() -> None:
 
 def tick() -> None:
     """One round: sweep stopped materializations, materialize queued jobs, store final statuses."""
-    from airflow.utils.session import create_session
-
     from airflow_mesh.backfill.materialize import materialize_next
     from airflow_mesh.backfill.steering import settle_active
 
@@ -45,8 +43,7 @@ def tick() -> None:
         pass
     if _stop.is_set():
         return
-    with create_session() as session:
-        settle_active(session)
+    settle_active()
 
 
 STOP_WAIT_SECONDS = 10.0

@@ -15,6 +15,8 @@ fault: pages say what to do and JSON routes answer with the located errors
 from __future__ import annotations
 
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from airflow.api_fastapi.core_api.security import GetUserDep
@@ -62,21 +64,27 @@ def registry_problem(request: Request, err: Exception) -> Response:
     return JSONResponse({"detail": str(err), "errors": [e.model_dump() for e in err.errors]}, status_code=422)
 
 
-def _json_safe(value: Any) -> Any:
-    """``value`` with NaN and infinities spelled as strings: JSON has no such numbers."""
+ECHO_DEPTH = 20  # levels of a malformed input echoed back in a 422; deeper ones are elided
+
+
+def _json_safe(value: Any, depth: int = 0) -> Any:
+    """``value`` with NaN and infinities spelled as strings (JSON has no such numbers), and nesting below
+    :data:`ECHO_DEPTH` elided: echoing a body nested hundreds of levels deep recursed past Python's limit (500)."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, (dict, list, tuple)) and depth >= ECHO_DEPTH:
+        return f"(nested deeper than {ECHO_DEPTH} levels: not echoed)"
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {str(k): _json_safe(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [_json_safe(v, depth + 1) for v in value]
     return value
 
 
 async def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
     """FastAPI's own 422, except that a body with NaN or Infinity (Python's JSON parser accepts them) is echoed
-    back as text: the default handler fails to encode them and answers 500."""
-    return JSONResponse({"detail": _json_safe(jsonable_encoder(err.errors()))}, status_code=422)
+    back as text (the default handler fails to encode them and answers 500) and deep nesting is elided."""
+    return JSONResponse({"detail": jsonable_encoder(_json_safe(list(err.errors())))}, status_code=422)
 
 
 def add_api_description(app: FastAPI) -> None:
@@ -103,9 +111,20 @@ def add_api_description(app: FastAPI) -> None:
         return get_redoc_html(openapi_url=f"{base_of(request)}/openapi.json", title=f"{TITLE}: API")
 
 
+@asynccontextmanager
+async def start_materializer(app: FastAPI) -> AsyncIterator[None]:
+    """The API server's start-up (Airflow enters each mounted app's lifespan): every API server runs the
+    materializer's tick from the start, not only after its first mesh request (issue #23). It stops at exit
+    (:func:`airflow_mesh.backfill.worker.stop`, registered with ``atexit``)."""
+    from airflow_mesh.backfill import worker
+
+    worker.start()
+    yield
+
+
 def create_mesh_app() -> FastAPI:
     app = FastAPI(title=TITLE, description="Data mesh registry, table map and cross-DAG backfills.",
-                  docs_url=None, redoc_url=None, openapi_url=None)
+                  docs_url=None, redoc_url=None, openapi_url=None, lifespan=start_materializer)
     app.add_exception_handler(MeshNotConfigured, registry_problem)
     app.add_exception_handler(MeshValidationError, registry_problem)
     # starlette types a handler as taking any Exception; this one is registered only for its own type

@@ -27,6 +27,7 @@ from airflow_mesh.backfill.dag_runs import PlanNotExecutable
 from airflow_mesh.backfill.jobs import JobConflict
 from airflow_mesh.backfill.models import JobStatus
 from airflow_mesh.backfill.request import BackfillRequest
+from airflow_mesh.backfill.summary import PlanSummary
 from airflow_mesh.core.planner.plan import UnknownRootError
 from airflow_mesh.core.registry import MeshValidationError
 from airflow_mesh.settings import configured_mesh
@@ -47,7 +48,7 @@ class ExecuteBody(BaseModel):
 
     request: BackfillRequest
     fingerprint: str = Field(min_length=64, max_length=64, description="the dry run's fingerprint the user confirmed")
-    summary: dict[str, Any] | None = Field(None, description="the dry run's summary, to say what changed on 409")
+    summary: PlanSummary | None = Field(None, description="the dry run's summary, to say what changed on 409")
 
 
 class Accepted(BaseModel):
@@ -115,14 +116,13 @@ def _forbid_unless_all(allowed: set[str], dag_ids: list[str], action: str) -> No
 
 
 def _load(job_id: int, user) -> dict:
-    """The job, if it exists and the user may read every one of its DAGs (else 404, as if absent)."""
-    from airflow_mesh.backfill.jobs import get_job
-    from airflow_mesh.backfill.materialize import sweep_interrupted
-    from airflow_mesh.backfill.steering import settle
+    """The job, if it exists and the user may read every one of its DAGs (else 404, as if absent).
 
-    with _session() as s:
-        sweep_interrupted(s)
-        settle(s, job_id)
+    A read: it never writes. Final statuses are stored by the materializer's tick
+    (:func:`airflow_mesh.backfill.worker.tick`), so a refused call changes nothing.
+    """
+    from airflow_mesh.backfill.jobs import get_job
+
     with _session() as s:
         record = get_job(s, job_id)
     dag_ids = [d["dag_id"] for d in record["dags"]] if record else []
@@ -132,8 +132,9 @@ def _load(job_id: int, user) -> dict:
 
 
 def _materializer_running() -> None:
-    """Start this API server's background materializer on its first mesh request (not at plugin import:
-    schedulers, workers and task processes import the plugin too, and must not run it)."""
+    """Start this API server's background materializer if the app's start-up did not (an app served without
+    its lifespan, e.g. a test client); not at plugin import: schedulers, workers and task processes import the
+    plugin too, and must not run it."""
     from airflow_mesh.backfill import worker
 
     worker.start()
@@ -161,8 +162,7 @@ def plan_backfill(req: BackfillRequest, request: Request, user: GetUserDep) -> d
     csrf_guard(request)
     plan = _plan(req)
     allowed = may_run(user, list(plan.dags))
-    readable = may_read_runs(user, list(plan.dags))
-    return service.describe(plan, req, lambda d: d in allowed, lambda d: d in readable)
+    return service.describe(plan, req, lambda d: d in allowed, lambda dags: may_read_runs(user, dags))
 
 
 def execute_backfill(body: ExecuteBody, request: Request, user: GetUserDep) -> Accepted:
@@ -176,13 +176,13 @@ def execute_backfill(body: ExecuteBody, request: Request, user: GetUserDep) -> A
         accepted = jobs.submit(plan, body.request, user.get_name(), body.fingerprint, body.summary)
     except PlanNotExecutable as err:
         raise HTTPException(422, f"nothing was changed: {err}") from err
-    except JobConflict as err:
-        raise HTTPException(409, err.detail) from err
+    except JobConflict as err:  # names only jobs and DAGs the user may read, as the dry run does
+        raise HTTPException(409, service.redact_conflict(err.detail, lambda dags: may_read_runs(user, dags))) from err
     worker.wake()
     return Accepted(id=accepted.id, status=accepted.status, url=f"{base_of(request)}/backfill/{accepted.id}")
 
 
-def list_backfills(user: GetUserDep, limit: int = Query(50, ge=1, le=500)) -> list[dict]:
+def list_backfills(user: GetUserDep, limit: int = Query(50, ge=1, le=1000)) -> list[dict]:
     """Recent jobs whose every DAG the user may read."""
     from airflow_mesh.backfill.jobs import list_jobs
 

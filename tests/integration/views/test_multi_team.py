@@ -117,6 +117,27 @@ SCRIPT = textwrap.dedent("""
     # bob's job holds payments' DAGs (one active backfill per DAG): cancel it first, as bob may
     cancelled = client.post(f"/mesh/api/backfills/{job}/cancel", headers=login("bob"))
     assert cancelled.status_code == 200, cancelled.text
+    # Disclosure (issue #28): admin's job holds payments_daily (teamA) and bi_daily (no team). Alice gets 404 for
+    # it, so her dry run and execute of bi_daily alone, which it blocks, must name neither it nor payments_daily.
+    admin = login("admin")
+    mixed = {"roots": ["payments_daily.build_settlements"], **RANGE, "stop_at_teams": ["risk", "authentication"]}
+    p = client.post("/mesh/api/backfills/plan", headers=admin, json=mixed).json()
+    r = client.post("/mesh/api/backfills", headers=admin,
+                    json={"request": p["request"], "fingerprint": p["fingerprint"], "summary": p["summary"]})
+    assert r.status_code == 202, r.text
+    mixed_job = r.json()["id"]
+    bi_only = {"roots": ["bi_daily"], **RANGE, "downstream": False}
+    ap = client.post("/mesh/api/backfills/plan", headers=alice, json=bi_only).json()
+    ae = client.post("/mesh/api/backfills", headers=alice,
+                     json={"request": ap["request"], "fingerprint": ap["fingerprint"], "summary": ap["summary"]})
+    out["disclosure"] = {
+        "job": mixed_job, "dags": sorted(p["dags"]),
+        "get": client.get(f"/mesh/api/backfills/{mixed_job}", headers=alice).status_code,
+        "plan": {"overlapping": ap["overlapping"], "problems": ap["problems"], "can_execute": ap["can_execute"]},
+        "execute": [ae.status_code, ae.json()],
+        "admin_plan": client.post("/mesh/api/backfills/plan", headers=admin, json=bi_only).json()["overlapping"]}
+    cancelled = client.post(f"/mesh/api/backfills/{mixed_job}/cancel", headers=admin)
+    assert cancelled.status_code == 200, cancelled.text
     native = client.post("/api/v2/backfills", headers=login("bob"),
                          json={"dag_id": "payments_daily", "from_date": "2026-11-02T00:00:00Z",
                                "to_date": "2026-11-04T00:00:00Z", "max_active_runs": 1})
@@ -269,3 +290,19 @@ def test_steering_bobs_job_is_refused_to_alice_on_every_route(answers) -> None:
     for route, status in answers["steer"].items():
         assert status["alice"] == answers["alice"]["airflow_backfill"]["PUT"], route
         assert status["bob"] not in (403, 404), route
+
+
+def test_an_overlap_names_no_job_or_dag_the_user_may_not_read(answers) -> None:
+    """Alice gets 404 for admin's job of payments_daily and bi_daily; her dry run and execute of bi_daily, which
+    it blocks, say a backfill is active on bi_daily without the job's id or payments_daily (admin is told both)."""
+    seen = answers["disclosure"]
+    assert {"payments_daily", "bi_daily"} <= set(seen["dags"])
+    assert seen["get"] == 404
+    assert seen["admin_plan"][0]["name"] == f"mesh job #{seen['job']}"
+    status, body = seen["execute"]
+    assert status == 409, body
+    assert seen["plan"]["can_execute"] is False
+    for told in (seen["plan"], body["detail"]):
+        text = json.dumps(told)
+        assert f"#{seen['job']}" not in text and "payments" not in text, text
+        assert "bi_daily" in text and "a backfill on DAGs you may not read is active" in text, text
