@@ -62,6 +62,8 @@ bench: $(STAMP) system-packages
 	$(PY) bench/spark_tracking.py 200
 	$(PY) bench/backfill_execute.py
 	BENCH_DB=postgresql $(PY) bench/backfill_execute.py
+	$(PY) bench/backfill_progress.py
+	BENCH_DB=postgresql $(PY) bench/backfill_progress.py
 	$(PY) bench/policy_overhead.py
 	$(MAKE) bench-dagster-reference
 

@@ -1,4 +1,4 @@
-"""How long the progress of a ~26,000-run mesh backfill job takes to read (issue #28: under 100 ms).
+"""How long the progress of a ~26,000-run mesh backfill job takes to read (target: under 100 ms).
 
 Builds the job on a real metadata DB (SQLite in a throw-away home by default; ``BENCH_DB=postgresql`` starts a
 throw-away PostgreSQL server as the test suite does): plans ``payments.transactions`` and

@@ -1,4 +1,4 @@
-# The demo's environment, sourced by scripts/demo.sh and by tests/integration/test_deployment.py.
+# The demo's environment, sourced by scripts/demo.sh and by tests/integration/deployment/.
 # Needs ROOT (the repository); PORT (default 8080), HOST (default 127.0.0.1), DEMO_VENV (default $ROOT/.venv)
 # and AIRFLOW_HOME (default $ROOT/.demo/airflow) may be set.
 PORT="${PORT:-8080}"

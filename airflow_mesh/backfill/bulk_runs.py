@@ -23,7 +23,7 @@ Whenever a chunk needs something only Airflow's per-run code does (creating: a `
 is configured, the DAG has deadline alerts; clearing: a run has no version of its own, a task instance is
 running), those runs go through Airflow's own ``create_dagrun`` / ``clear_task_instances`` unchanged. The
 equivalence with Airflow's paths is tested column by column in
-``tests/integration/test_backfill_bulk_runs.py``.
+``tests/integration/backfill/test_backfill_bulk_runs.py``.
 """
 
 from __future__ import annotations
