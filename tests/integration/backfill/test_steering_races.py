@@ -8,7 +8,7 @@ Invariants checked after every round (and after the cleanup cancel):
   paused and ``running`` is not; no job is left ``cancelling`` or ``materializing`` once every action returned.
 
 Each action may be refused (409): a refusal is a possible answer, an impossible state never is. The
-materializer thread of this process idles (only the test acts). Dates in March 2026 of payments_daily belong
+materializer thread of this process idles (only the test acts). Dates in August 2026 of payments_daily belong
 to this module.
 """
 
@@ -30,7 +30,7 @@ ROUNDS = 6
 # A round's second actor starts this long after the first (alternating which is first): offsets that explore
 # where one action lands inside the other. Never synchronization: the barrier starts both, any outcome is checked.
 OFFSETS = [0.0, 0.005, 0.02, 0.05, 0.1, 0.2]
-START, END = datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 14, tzinfo=UTC)  # 12 daily runs
+START, END = datetime(2026, 8, 3, tzinfo=UTC), datetime(2026, 8, 15, tzinfo=UTC)  # 12 daily runs; August 2026 is this module's
 FAILED_RUNS = 6  # of them, failed in the set-up: a retry clears them in several batches (BATCH is patched)
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 OWNER = "race-materializer"

@@ -5,6 +5,7 @@ it started, task processes included."""
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -14,9 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import ROOT
+from local_yarn import LocalYarn
 
-ROOT = Path(__file__).resolve().parents[3]
-START_S, STOP_S = 300, 90   # the demo seeds a month of history and starts four components on 2 cores
+# the demo seeds a month of history and starts its components on 2 cores; a first local YARN also builds its
+# launcher with Maven (the jars come from Maven Central once, then from ~/.m2)
+START_S, STOP_S = 600, 90
 
 pytestmark = pytest.mark.skipif(os.environ.get("AIRFLOW_MESH_TEST_DB") == "postgresql",
                                 reason="the demo has its own SQLite DB: runs in the SQLite run only")
@@ -77,11 +81,12 @@ def stop_as(demo: subprocess.Popen, how: str) -> None:
         os.killpg(demo.pid, signal.SIGINT)   # Ctrl-C: the terminal signals the foreground process group
 
 
-@pytest.mark.parametrize("how", ["TERM to make", "Ctrl-C"])
-def test_demo_listens_on_loopback_starts_the_scheduler_after_the_api_and_stops_everything(tmp_path, how) -> None:
+@pytest.mark.parametrize(("how", "spark"), [("TERM to make", "yarn"), ("Ctrl-C", "local")])
+def test_demo_listens_on_loopback_starts_the_scheduler_after_the_api_and_stops_everything(tmp_path, how, spark) -> None:
+    """With the local YARN (the default) its JVM is a component too, and must stop with the others."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(PORT=str(port), AIRFLOW_HOME=str(tmp_path / "home"), DEMO_VENV=sys.prefix)
+    env.update(PORT=str(port), AIRFLOW_HOME=str(tmp_path / "home"), DEMO_VENV=sys.prefix, DEMO_SPARK=spark)
     log = open(tmp_path / "demo.log", "w")
     # `make demo` as a user runs it; -o: the shared venv (DEMO_VENV) stands in for the repository's .venv
     demo = subprocess.Popen(["make", "-o", ".venv/.installed", "demo"], cwd=ROOT, env=env, stdout=log,
@@ -103,9 +108,15 @@ def test_demo_listens_on_loopback_starts_the_scheduler_after_the_api_and_stops_e
                 time.sleep(0.5)   # bounded polling: the deadline above
         components = [int(p) for p in pids.read_text().split()]
         sessions.update(components)
-        assert len(components) == 4 and all(component_running(demo.pid, word)
-                                             for word in ("api", "scheduler", "dag", "triggerer"))
+        words = ("api", "scheduler", "dag", "triggerer") + (("local_yarn",) if spark == "yarn" else ())
+        assert len(components) == len(words) and all(component_running(demo.pid, word) for word in words)
         assert listening_addresses(port) == {"0100007F"}   # 127.0.0.1 only, not 0.0.0.0
+        yarn_dir = None
+        if spark == "yarn":   # the cluster's JVM and containers run in sessions of their own, in its folder
+            env_file = (tmp_path / "home" / "local-yarn.env").read_text()
+            conf_dir = Path(shlex.split(env_file.split("HADOOP_CONF_DIR=", 1)[1].splitlines()[0])[0])
+            yarn_dir = str(conf_dir.parent)
+            assert LocalYarn.processes_in(yarn_dir), "the local YARN is not running in its folder"
 
         stop_as(demo, how)
         demo.wait(STOP_S)
@@ -114,6 +125,8 @@ def test_demo_listens_on_loopback_starts_the_scheduler_after_the_api_and_stops_e
             time.sleep(0.2)
         assert of_demo(sessions) == {}
         assert not pids.exists()
+        if yarn_dir is not None:
+            assert LocalYarn.processes_in(yarn_dir) == [], "the local YARN outlived the demo"
     finally:
         if pids.exists():
             sessions.update(int(p) for p in pids.read_text().split())

@@ -80,7 +80,7 @@ def run_dag(day: datetime, timeout: timedelta | None = None):
 
 
 def partition(day: str) -> Path:
-    return Path(os.environ["AIRFLOW__MESH__WAREHOUSE"]) / "risk" / "fraud_scores_daily" / f"day={day}"
+    return Path(os.environ["MESH_EXAMPLE_WAREHOUSE"]) / "risk" / "fraud_scores_daily" / f"day={day}"
 
 
 @pytest.fixture(scope="module")
