@@ -160,6 +160,36 @@ def plugin_frame(page, url: str | None = None, ready: str | None = None, timeout
     return frame
 
 
+class StateStore(dict):
+    """The task state store of one task instance as the worker hands it over (``get``/``set``), kept across tries."""
+
+    def set(self, key, value):
+        self[key] = value
+
+
+def worker_context(run_id: str, day, store: StateStore | None = None) -> dict:
+    """What a worker hands risk_daily's Spark task for one task instance (the same for every try)."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    ti = SimpleNamespace(dag_id="risk_daily", task_id="score_fraud", run_id=run_id, map_index=-1,
+                         start_date=datetime.now(UTC), stats_tags={})
+    ctx = {"ti": ti, "logical_date": day, "data_interval_start": day, "data_interval_end": day}
+    if store is not None:
+        ctx["task_state_store"] = store
+    return ctx
+
+
+def spark_operator(**attributes):
+    """risk_daily's Spark task as a new worker parses it from the DAG file, with ``attributes`` set on it."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    op = DagBag().dags["risk_daily"].get_task("score_fraud")
+    for k, v in attributes.items():
+        setattr(op, k, v)
+    return op
+
+
 def table_ddl(table: str, properties: dict[str, str], partition: str = "part") -> str:
     """A minimal DDL file for ``table`` (``db.name``): a commented id column and a partition column, and
     ``properties`` as its TBLPROPERTIES in the order given (line numbers in located errors follow it)."""

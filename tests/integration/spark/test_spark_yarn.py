@@ -14,9 +14,9 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
+from conftest import StateStore, spark_operator, worker_context
 
 from airflow_mesh.core.intervals import UTC
 from airflow_mesh.testing.spark_submit_simulator import install_shim
@@ -68,68 +68,41 @@ def test_rm_outage_mid_job_is_ridden_out_without_losing_the_application(rm, risk
     assert rm.polls(next(iter(rm.apps))) == 2 + 4 + 1       # the same application, tracked through the outage
 
 
-class StateStore(dict):
-    """The task state store of one task instance as the worker hands it over (``get``/``set``), kept across tries."""
-
-    def set(self, key, value):
-        self[key] = value
-
-
-def context_for(run_id: str, day: datetime, store: StateStore | None = None):
-    """What a worker hands the operator for one task instance (the same for every try)."""
-    ti = SimpleNamespace(dag_id="risk_daily", task_id="score_fraud", run_id=run_id, map_index=-1,
-                         start_date=datetime.now(UTC), stats_tags={})
-    ctx = {"ti": ti, "logical_date": day, "data_interval_start": day, "data_interval_end": day}
-    if store is not None:
-        ctx["task_state_store"] = store
-    return ctx
-
-
-def fresh_operator(**kw):
-    """The operator as a new worker parses it from the DAG file."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    op = DagBag().dags["risk_daily"].get_task("score_fraud")
-    for k, v in kw.items():
-        setattr(op, k, v)
-    return op
-
-
 def test_retry_after_worker_loss_reattaches_through_the_task_state_store(rm) -> None:
     """SIMULATOR. The provider's durable path: try 1 persisted the id; try 2 reads it and re-attaches."""
     from airflow.sdk.exceptions import TaskDeferred
 
     rm.script_next([["ACCEPTED", "UNDEFINED"], ["RUNNING", "UNDEFINED"]])  # stays RUNNING until told otherwise
     store = StateStore()
-    ctx = context_for("scheduled__2026-10-11T00:00:00+00:00", d(2026, 10, 11), store)
+    ctx = worker_context("scheduled__2026-10-11T00:00:00+00:00", d(2026, 10, 11), store)
     with pytest.raises(TaskDeferred) as first:
-        fresh_operator().execute(ctx)       # try 1 submits, persists the id, defers ... and its worker dies
+        spark_operator().execute(ctx)       # try 1 submits, persists the id, defers ... and its worker dies
     app_id = first.value.trigger.app_id
     # the id, and the RM connection a job cancel uses to kill the application (backfill/spark_apps.py)
     assert store == {"spark_job_id": app_id, "mesh_yarn_conn_id": "yarn_rm_default"}
     with pytest.raises(TaskDeferred) as second:
-        fresh_operator().execute(ctx)       # try 2 on another worker
+        spark_operator().execute(ctx)       # try 2 on another worker
     assert second.value.trigger.app_id == app_id and len(rm.apps) == 1
 
     rm.set_state(app_id, "FINISHED", "SUCCEEDED")
     event = asyncio.run(first_event(second.value.trigger))
-    assert fresh_operator().execute_complete(ctx, event.payload) == app_id
+    assert spark_operator().execute_complete(ctx, event.payload) == app_id
 
     # Cleared after success (a backfill): the stored succeeded id does not skip the job (apache/airflow#71356) ...
     with pytest.raises(TaskDeferred) as third:
-        fresh_operator().execute(ctx)
+        spark_operator().execute(ctx)
     assert third.value.trigger.app_id != app_id and len(rm.apps) == 2
     assert store == {"spark_job_id": third.value.trigger.app_id, "mesh_yarn_conn_id": "yarn_rm_default"}
     # ... unless the task asks to reuse a succeeded application.
     rm.set_state(third.value.trigger.app_id, "FINISHED", "SUCCEEDED")
-    assert fresh_operator(reuse_succeeded=True).execute(ctx) == third.value.trigger.app_id and len(rm.apps) == 2
+    assert spark_operator(reuse_succeeded=True).execute(ctx) == third.value.trigger.app_id and len(rm.apps) == 2
 
 
 def test_non_deferrable_mode_polls_on_the_worker_through_an_outage(rm) -> None:
     """SIMULATOR: an outage while the worker polls."""
     rm.script_next([["ACCEPTED", "UNDEFINED"], ["OUTAGE", "2"], ["RUNNING", "UNDEFINED"], ["FINISHED", "SUCCEEDED"]])
-    op = fresh_operator(deferrable=False, poll_interval=0.01, max_backoff=0.01)
-    app_id = op.execute(context_for("manual__sync-1", d(2026, 10, 9)))
+    op = spark_operator(deferrable=False, poll_interval=0.01, max_backoff=0.01)
+    app_id = op.execute(worker_context("manual__sync-1", d(2026, 10, 9)))
     assert app_id == next(iter(rm.apps)) and rm.polls(app_id) == 1 + 2 + 2
 
 
@@ -161,7 +134,7 @@ def test_yarn_client_mode_is_refused_with_a_fix(rm, monkeypatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_MESH_SPARK", json.dumps({"conn_type": "spark", "host": "yarn", "extra": {
         "deploy-mode": "client", "yarn_resourcemanager_webapp_address": rm.url}}))
     with pytest.raises(AirflowException, match="deploy-mode 'client'. Fix: set extra \"deploy-mode\": \"cluster\""):
-        fresh_operator().execute(context_for("manual__client-1", d(2026, 10, 12), StateStore()))
+        spark_operator().execute(worker_context("manual__client-1", d(2026, 10, 12), StateStore()))
     assert rm.apps == {}
 
 

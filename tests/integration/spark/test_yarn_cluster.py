@@ -18,6 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import StateStore, spark_operator, worker_context
 
 from airflow_mesh.core.intervals import UTC
 from airflow_mesh.operators.spark_yarn import application_tag
@@ -35,31 +36,9 @@ def d(*a: int) -> datetime:
     return datetime(*a, tzinfo=UTC)
 
 
-class StateStore(dict):
-    """The task state store of one task instance (``get``/``set``), kept across tries."""
-
-    def set(self, key, value):
-        self[key] = value
-
-
-def context_for(run_id: str, day: datetime, store: StateStore | None = None):
-    ti = SimpleNamespace(dag_id="risk_daily", task_id="score_fraud", run_id=run_id, map_index=-1,
-                         start_date=datetime.now(UTC), stats_tags={})
-    ctx = {"ti": ti, "logical_date": day, "data_interval_start": day, "data_interval_end": day}
-    if store is not None:
-        ctx["task_state_store"] = store
-    return ctx
-
-
 def fresh_operator(**kw):
-    """The operator as a new worker parses it from the DAG file."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    op = DagBag().dags["risk_daily"].get_task("score_fraud")
-    op.poll_interval, op.max_backoff = 0.5, 1.0
-    for k, v in kw.items():
-        setattr(op, k, v)
-    return op
+    """The operator as a new worker parses it, polling the real RM at a test's pace."""
+    return spark_operator(**{"poll_interval": 0.5, "max_backoff": 1.0, **kw})
 
 
 async def first_event(trigger):
@@ -135,7 +114,7 @@ def test_2_a_job_that_raises_fails_the_task_with_yarns_diagnostics_and_the_drive
     job = tmp_path / "failing_job.py"
     job.write_text(FAILING_JOB)
     op = fresh_operator(application=str(job))
-    ctx = context_for("manual__2027-03-03-boom", d(2027, 3, 3), StateStore())
+    ctx = worker_context("manual__2027-03-03-boom", d(2027, 3, 3), StateStore())
     with pytest.raises(TaskDeferred) as deferred:
         op.execute(ctx)
     event = asyncio.run(asyncio.wait_for(first_event(deferred.value.trigger), 240))
@@ -158,7 +137,7 @@ def test_3_an_unknown_queue_fails_at_once_naming_the_team_file_and_the_queue(
     team.write_text(team.read_text().replace("queue: risk", "queue: risk-gone"))
     monkeypatch.setenv("AIRFLOW__MESH__ROOT", str(mesh_copy))
     op = fresh_operator()
-    ctx = context_for("manual__2027-03-04-queue", d(2027, 3, 4), StateStore())
+    ctx = worker_context("manual__2027-03-04-queue", d(2027, 3, 4), StateStore())
     started = time.monotonic()
     with pytest.raises(AirflowException, match=r"YARN queue 'risk-gone' \(teams/risk\.yaml yarn\.queue\) does not "
                                                r"exist on the ResourceManager; its queues: .*risk"):
@@ -172,7 +151,7 @@ def test_4_retry_after_worker_loss_before_the_id_was_persisted_reattaches_by_tag
     ``on_kill`` on the worker (task killed there) ends the application KILLED on the RM."""
     from airflow.sdk.exceptions import TaskDeferred
 
-    ctx = context_for("manual__2027-03-05-retry", d(2027, 3, 5), StateStore())
+    ctx = worker_context("manual__2027-03-05-retry", d(2027, 3, 5), StateStore())
     with pytest.raises(TaskDeferred) as first:
         fresh_operator().execute(ctx)
     ctx["task_state_store"] = StateStore()               # the id never reached the store
@@ -202,7 +181,7 @@ def test_6_a_stored_application_the_rm_has_forgotten_is_submitted_anew(real_yarn
     if real_yarn.app(forgotten):
         pytest.skip("the RM still knows the first application: run the whole module (it needs 3 finished later)")
     store = StateStore(spark_job_id=forgotten, mesh_yarn_conn_id="yarn_rm_default")
-    ctx = context_for("manual__2027-03-07-forgotten", d(2027, 3, 7), store)
+    ctx = worker_context("manual__2027-03-07-forgotten", d(2027, 3, 7), store)
     op = fresh_operator()
     with pytest.raises(TaskDeferred) as submitted:
         op.execute(ctx)
@@ -231,7 +210,7 @@ def test_8_retry_reattaches_through_the_task_state_store_and_a_users_kill_while_
     from airflow.sdk.exceptions import TaskDeferred
 
     store = StateStore()
-    ctx = context_for("manual__2027-03-08-store", d(2027, 3, 8), store)
+    ctx = worker_context("manual__2027-03-08-store", d(2027, 3, 8), store)
     with pytest.raises(TaskDeferred) as first:
         fresh_operator().execute(ctx)
     app_id = first.value.trigger.app_id
@@ -249,7 +228,7 @@ def test_9_an_application_killed_on_the_cluster_fails_the_task(real_yarn) -> Non
     """Someone kills the application on YARN (an admin, a queue policy): the deferred task fails with KILLED."""
     from airflow.sdk.exceptions import AirflowException, TaskDeferred
 
-    ctx = context_for("manual__2027-03-09-killed", d(2027, 3, 9), StateStore())
+    ctx = worker_context("manual__2027-03-09-killed", d(2027, 3, 9), StateStore())
     with pytest.raises(TaskDeferred) as deferred:
         fresh_operator().execute(ctx)
     app_id = deferred.value.trigger.app_id
